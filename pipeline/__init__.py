@@ -1,0 +1,1 @@
+"""Stages that move a file to a record: acquire → repair → extract → store → export."""
