@@ -1,0 +1,218 @@
+"""The signature block: authority prefix (TM./KT./TL./TUQ./Q.), on whose behalf, title, and name.
+
+Where: beside "Nơi nhận" (same lines in a born-digital layer, the lines after it in OCR); with no
+"Nơi nhận", the last lines of the text. A following document (a new "Số:" or motto) ends the block.
+
+How: the prefix comes from the signing-prefix table; the title is an upper-case segment matched,
+without diacritics (OCR "GIÁM ĐÓC"), against the titles table or "PHÓ " + a title; the name is a
+line shaped like a Vietnamese name — 2–5 capitalised syllables, the first a surname from
+`data/surnames.txt`, after stripping a rank ("Thiếu tướng", "Đại tá"). The shape check is used
+instead of underthesea NER: in a signature block the candidates are whole lines, and the surname
+table decides them more reliably than a tagger trained on running text. Names are looked for after
+the title first, then before it (noisy OCR puts "Lại Văn Hoàn" above "KT. CHỦ TỊCH").
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from congvan.pipeline.document import Document
+
+from . import tables
+from .header import NUMBER_RE, case_body, motto_spans
+from .spans import EXACT, REPAIRED, RULE, Hit, Line, fold, lines_of, norm_ws
+
+class _NameWord:
+    """A capitalised syllable: "Hoàn" yes, "HOÀN"/"hoàn"/"Đ/c" no (str predicates, not a regex
+    range: Vietnamese upper and lower case letters interleave in Unicode)."""
+
+    @staticmethod
+    def match(w: str) -> bool:
+        return len(w) >= 2 and w.isalpha() and w[0].isupper() and w[1:].islower()
+
+
+NAME_WORD = _NameWord()
+
+
+QUALIFIERS = {"THƯỜNG TRỰC": "thường trực", "PHỤ TRÁCH": "phụ trách"}
+
+
+def case_title(upper: str) -> Optional[str]:
+    """"PHÓ CHỦ TỊCH" → "Phó Chủ tịch", "PHÓ TỔ TRƯỞNG THƯỜNG TRỰC" → "Phó Tổ trưởng thường trực";
+    None when it is not a known title (exact, then diacritics-free match)."""
+    u = norm_ws(upper).strip(" ,.:")
+    for q, cased_q in QUALIFIERS.items():
+        if u.endswith(" " + q) and len(u) > len(q) + 1:
+            base = case_title(u[: -len(q) - 1])
+            return f"{base} {cased_q}" if base else None
+    f = fold(u)
+    table = tables.titles()
+    for t, cased in table.items():  # exact first: THỨ TRƯỞNG and THỦ TRƯỞNG differ only in a diacritic
+        if u == t:
+            return cased
+        if u == "PHÓ " + t:
+            return "Phó " + cased
+    for t, cased in table.items():
+        if f == fold(t):
+            return cased
+        if f == "PHO " + fold(t):
+            return "Phó " + cased
+    return None
+
+
+def _case_on_behalf(upper: str) -> str:
+    u = norm_ws(upper).strip(" ,.:")
+    parts = [p.strip() for p in u.split(",")]
+    cased = [case_title(p) or case_body(p) for p in parts if p]
+    return ", ".join(cased)
+
+
+def name_shape(s: str) -> Optional[tuple[str, int]]:
+    """(name, offset of the name in s) when `s` is a person's name, else None."""
+    t = s.strip(" \t*")
+    off = len(s) - len(s.lstrip(" \t*"))
+    for rank in tables.ranks():
+        if t.startswith(rank + " "):
+            off += len(rank) + 1
+            t = t[len(rank) + 1:].lstrip()
+            break
+    words = t.split()
+    if not 2 <= len(words) <= 5:
+        return None
+    if not all(NAME_WORD.match(w) for w in words):
+        return None
+    if words[0] not in tables.surnames():
+        return None
+    return " ".join(words), off
+
+
+def _region(doc: Document, anchor: Optional[Hit]) -> list[Line]:
+    text = doc.text
+    if anchor is not None:
+        prev_nl = text.rfind("\n", 0, anchor.start)
+        start = text.rfind("\n", 0, prev_nl) + 1 if prev_nl > 0 else 0  # one line above "Nơi nhận"
+        lines = lines_of(text, max(0, start), min(len(text), anchor.start + 2500))
+    else:
+        all_lines = lines_of(text)
+        lines = all_lines[-30:]
+    out = []
+    for i, ln in enumerate(lines):
+        if i > 2 and (NUMBER_RE.match(ln.text.strip()) or motto_spans(ln.text)):
+            break  # a second document starts
+        out.append(ln)
+    return out
+
+
+def _segments(ln: Line) -> list[tuple[str, int]]:
+    """Candidate signature-column segments of a line: after a prefix, after ";" or the whole line."""
+    from .parties import NOI_NHAN_RE, _signer_tail
+
+    raw = ln.text.replace("*", " ")  # markdown bold in seed-like text: "**TM. ỦY BAN NHÂN DÂN"
+    m = NOI_NHAN_RE.match(raw)
+    if m:
+        rest = raw[m.end():]
+        return [(rest, ln.start + m.end())] if rest.strip() else []
+    if re.match(r"^[ \t]*[-–+•]", raw):
+        cut = _signer_tail(raw)
+        return [(raw[cut:], ln.start + cut)] if cut is not None else []
+    return [(raw, ln.start)]
+
+
+def _on_behalf(prefix: str, rest: str) -> Optional[str]:
+    """What follows the prefix: a body after TM. ("ỦY BAN NHÂN DÂN"), else the head's title(s)
+    ("CHỦ TỊCH", "BỘ TRƯỞNG, CHỦ NHIỆM"). Unreadable ("KT. CHU") is unknown."""
+    words = []
+    for w in rest.split():
+        if not (w.strip(",").isupper() and w.strip(",").isalpha()):
+            break
+        words.append(w)
+    rest = " ".join(words).strip(" ,")
+    if not rest:
+        return None
+    parts = [p.strip() for p in rest.split(",") if p.strip()]
+    if prefix == "TM.":
+        return _case_on_behalf(rest) if len(rest.replace(" ", "")) >= 4 else None
+    if all(case_title(p) for p in parts):
+        return ", ".join(case_title(p) for p in parts)
+    return None
+
+
+def find_signer(doc: Document, anchor: Optional[Hit]) -> dict[str, Hit]:
+    """Signer fields as hits keyed "signer.authority", "signer.on_behalf_of", "signer.title", "signer.name"."""
+    hits: dict[str, Hit] = {}
+    lines = _region(doc, anchor)
+    title_idx = None
+    for i, ln in enumerate(lines):
+        for seg, off in _segments(ln):
+            s = seg.strip()
+            if not s:
+                continue
+            if "signer.authority" not in hits:
+                for prefix, pat in tables.signing_prefixes():
+                    m = re.search(r"(?:^|(?<=[\s:;.]))(" + pat.pattern + r")[ \t]*(?P<rest>[^\n]*)", seg)
+                    if not m or not m.group("rest")[:1].isupper():
+                        continue
+                    hits["signer.authority"] = Hit(prefix, off + m.start(1), off + m.end(1), "signing_prefixes", EXACT)
+                    behalf = _on_behalf(prefix, m.group("rest"))
+                    if behalf:
+                        rs = off + m.start("rest")
+                        hits["signer.on_behalf_of"] = Hit(behalf, rs, rs + len(m.group("rest").rstrip()),
+                                                          "signing_prefixes", RULE)
+                    title_idx = i if title_idx is None else title_idx
+                    s = ""
+                    break
+            if s and "signer.title" not in hits:
+                # the title may sit after debris on the same segment ("N ỜNL, CHỦ TỊCH")
+                words = s.split()
+                lead = len(seg) - len(seg.lstrip())
+                for k in range(len(words)):
+                    cand = " ".join(words[k:])
+                    cased = case_title(cand)
+                    if cased and cand.isupper():
+                        pos = seg.find(words[k], lead)
+                        u = norm_ws(cand)
+                        exact = u in tables.titles() or u.removeprefix("PHÓ ") in tables.titles()
+                        hits["signer.title"] = Hit(cased, off + pos, off + pos + len(cand), "titles_table",
+                                                   EXACT if exact else REPAIRED)
+                        title_idx = i
+                        _add_unit(hits["signer.title"], lines, i)
+                        break
+    name = _find_name(lines, title_idx)
+    if name:
+        hits["signer.name"] = name
+    return hits
+
+
+def _add_unit(title: Hit, lines: list[Line], i: int) -> None:
+    """"VỤ TRƯỞNG" + "VỤ CẢI CÁCH HÀNH CHÍNH" on a following signature-column line → "Vụ trưởng Vụ Cải
+    cách hành chính": the unit line of a TL./TUQ. block belongs to the title. Only a line that is
+    an upper-case body name (bodies table) within the next three lines, before the name, counts."""
+    for ln in lines[i + 1:i + 4]:
+        for seg, off in _segments(ln):
+            s = seg.strip()
+            if not s or name_shape(s):
+                return
+            if s.isupper() and not case_title(s) and not re.search(r"[\d;:]", s):
+                f = fold(s)
+                if any(f.startswith(fold(p) + " ") for p, _, kind in tables.bodies() if kind != "full"):
+                    title.value = f"{title.value} {case_body(s)}"
+                    title.end = off + len(seg.rstrip())
+                return
+
+
+def _find_name(lines: list[Line], title_idx: Optional[int]) -> Optional[Hit]:
+    order = list(range(title_idx or 0, len(lines)))
+    if title_idx:
+        order += list(range(title_idx - 1, max(-1, title_idx - 8), -1))
+    for i in order:
+        ln = lines[i]
+        for seg, seg_off in _segments(ln):
+            shaped = name_shape(seg)
+            if not shaped:
+                continue
+            value, off = shaped
+            start = seg_off + off
+            # A lone word beside the name ("Châu" above "Nguyễn Minh") is the drafter's name from the
+            # "Lưu" line, not part of the signer's: names are taken as one line, never joined.
+            return Hit(value, start, start + len(value), "name_shape+surnames", RULE)
+    return None

@@ -1,0 +1,681 @@
+"""Tasks: every assignment in a dispatch — who (assignee, coordinators), what, by when, which item.
+
+Sources, tried in this order:
+1. Task tables: `doc.pages[i].tables` (pdfplumber rows), or the same table arriving as
+   tab-separated text lines.  Columns are found by their header words (Nhiệm vụ / chủ trì /
+   phối hợp / thời gian); group rows ("I  Nhiệm vụ thực hiện trong Quý I", "… thường xuyên …") give
+   the deadline of the rows under them; coordinators are split on ";" and leading "- ".
+2. Prose, read as a tree of numbered items (I., 1., 1.2., a), -) over the paragraphs of the body
+   (up to "Nơi nhận"; hard line wraps are re-joined: a paragraph starts after a line ending in
+   . : ; ! ?).  An item yields tasks by its shape:
+   - heading that is a body ("2. Sở Nội vụ (Ban Thi đua – Khen thưởng tỉnh)"): one task per
+     lettered child, else one per paragraph under it; a paragraph that opens with its own subject
+     ("Thành viên Hội đồng … thực hiện …") keeps that subject;
+   - intro ending in ":" ("Giao Sở Nội vụ có trách nhiệm:", "Yêu cầu các cơ quan … như sau:"):
+     its children inherit the addressed body;
+   - action item: its own subject ("Sở X chủ trì, phối hợp với Y …", "Đề nghị Ủy ban MTTQ …
+     thực hiện …", "Phòng Nội vụ thực hiện …"), else the body addressed by the paragraph that
+     introduced the list ("UBND tỉnh yêu cầu các sở, ban, ngành … một số nội dung:"; a
+     "(gọi chung là …)" alias wins).  No assignee → not a task (general objectives are not tasks).
+   - closing paragraphs (data/task_closing.txt: "Trên đây…", "Trong quá trình…") end the list;
+   - inline assignments anywhere: "Giao X …", "Giải pháp khắc phục: [Giao] X …", "Chủ tịch UBND
+     tỉnh giao X …" (not "… về việc giao X", which is a cited document's subject);
+   - "Điều N." articles of a quyết định are items like "N.".
+   Subjects end at the first action word (data/task_verbs.txt, matched on lower case with
+   diacritics — folded, "cử" would match "(cũ)" and "tải" "Tài chính" — with a folded fallback for
+   OCR), must start with a body word (data/task_body_heads.txt, minus data/task_not_heads.txt:
+   "Báo cáo" is not "Báo …") and must not end in a copula / negation ("… là", "… chưa": statements,
+   not assignments).  underthesea 9.5 NER/POS was tried and not used: on "Sở Thông tin và Truyền
+   thông chủ trì, phối hợp với Đài Phát thanh và Truyền hình Thái Bình, Báo Thái Bình …" it tags no
+   body as ORG ("Sở Nội vụ" O, "Báo Thái Bình" PER, "Truyền thông" V, "chủ trì" N) and costs ~1 s
+   per sentence on first load; the heads/verbs tables are right on these set phrases.
+Deadline: dates.parse_deadline on the task text (explicit date > month > quarter > recurring),
+with the document year for "Quý I".  Item: the numbering path ("IV.2", "1.a)"; table rows
+"<group>.<row>", e.g. "I.1").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+from congvan.extractors.dates import View, clean, document_year, fold, load_lines, make_view, parse_deadline
+from congvan.pipeline.document import Document
+from congvan.schemas.record import Provenance, Task
+
+
+# ---------------------------------------------------------------- tables of words
+def _fold_same_length(s: str) -> str:
+    return "".join((fold(c) or c)[:1] if c.strip() else c for c in s)
+
+
+def _alt(words: list[str]) -> str:
+    return "|".join(sorted((re.escape(fold(w)).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
+
+
+@lru_cache(None)
+def _heads_rx() -> re.Pattern:
+    """Body words matched on lower case *with* diacritics: folding would make "phòng" (a body)
+    equal "phong" (trào)."""
+    words = sorted((re.escape(w.lower()).replace(r"\ ", r"\s+") for w in load_lines("task_body_heads.txt")),
+                   key=len, reverse=True)
+    nots = sorted((re.escape(w.lower()).replace(r"\ ", r"\s+") for w in load_lines("task_not_heads.txt")),
+                  key=len, reverse=True)
+    return re.compile(rf"(?!(?:{'|'.join(nots)})(?![^\W\d_]))(?:{'|'.join(words)})(?![^\W\d_])")
+
+
+@lru_cache(None)
+def _heads_folded_rx() -> re.Pattern:
+    """OCR fallback ("Các cợ quan"): folded heads, but never "phong trào"."""
+    return re.compile(rf"(?!phong\s+trao)(?:{_alt(load_lines('task_body_heads.txt'))})(?![a-z])")
+
+
+def _head_at(text: str, pos: int = 0) -> bool:
+    low = text.lower()
+    if _heads_rx().match(low, pos):
+        return True
+    nots = "|".join(re.escape(fold(w)) for w in load_lines("task_not_heads.txt"))
+    f = _fold_same_length(low)
+    return bool(_heads_folded_rx().match(f, pos)) and not re.match(rf"(?:{nots})(?![a-z])", f[pos:])
+
+
+@lru_cache(None)
+def _verbs_exact_rx() -> re.Pattern:
+    """Action words on lower case *with* diacritics: folded, "cử" would match "(cũ)" and "tải" "Tài"."""
+    words = sorted((re.escape(w.lower()).replace(r"\ ", r"\s+") for w in load_lines("task_verbs.txt")), key=len, reverse=True)
+    return re.compile(rf"(?<![^\W\d_])(?<!các )(?:{'|'.join(words)})(?![^\W\d_])")
+
+
+@lru_cache(None)
+def _verbs_rx() -> re.Pattern:
+    return re.compile(rf"(?<![a-z])(?<!cac )(?:{_alt(load_lines('task_verbs.txt'))})(?![a-z])")
+
+
+def _first_verb(text: str, folded: str, pos: int):
+    """The first action word at or after `pos`: exact (lower case) first; a folded match wins only
+    when it is earlier and multi-syllable (OCR "chú trì" for "chủ trì"; a folded "cu"/"tai" would
+    match "cũ"/"Tài")."""
+    exact = _verbs_exact_rx().search(text.lower(), pos)
+    loose = _verbs_rx().search(folded, pos)
+    if loose and " " in loose.group(0) and (not exact or loose.start() < exact.start()):
+        return loose
+    return exact or loose
+
+
+@lru_cache(None)
+def _closing() -> list[str]:
+    return [fold(x) for x in load_lines("task_closing.txt")]
+
+
+def is_body(text: str) -> bool:
+    """Does `text` start like the name of a body (Sở …, Ủy ban …, các cơ quan …)?"""
+    t = text.lstrip("-+• ")
+    return _head_at(t)
+
+
+def subject_of(text: str) -> Optional[tuple[str, int]]:
+    """("Sở X", offset where the action starts) when `text` opens with a body followed by an action
+    word; a leading "Đề nghị"/"Giao"/"Yêu cầu" is skipped and "có trách nhiệm" is eaten."""
+    f = _fold_same_length(text)
+    lead = re.match(r"\s*(?:(?:trong|sau khi|tren co so|doi voi|khi|can cu)\b[^,.;:\n]{0,80},\s*)?(?:(?:de nghi|giao|yeu cau)[ \t]+)?", f)
+    s = lead.end()
+    if not _head_at(text, s):
+        return None
+    v = _first_verb(text, f, s + 2)
+    if not v or v.start() - s > 220:
+        return None
+    name = clean(text[s:v.start()]).strip(" ,;:-")
+    name = re.split(r"\s+-\s+(?=(?:đơn vị|cơ quan)\s)", name)[0]  # "Phòng 5, Cục … - đơn vị thường trực …"
+    name = re.sub(r"(?:\s+(?:sẽ|đang|cần|phải|tiến hành))+$", "", name)  # "Bộ Nội vụ sẽ tiến hành | rà soát"
+    if name.count("(") > name.count(")"):
+        return None
+    if not name or ":" in name or re.search(r"\s(?:là|được|có|sẽ|đã|đang|về|chưa|không|vẫn|còn|kính)$", name):
+        return None
+    rest = v.start()
+    if f.startswith("co trach nhiem", rest):
+        rest += len("co trach nhiem")
+    return name, rest
+
+
+def addressed_in(text: str, loose: bool = False) -> Optional[str]:
+    """The body a paragraph addresses: "(gọi chung là X)", else "yêu cầu/đề nghị/giao X <verb>"."""
+    m = re.search(r"\(\s*(?:sau đây\s+)?gọi\s+chung\s+là\s+([^)]{3,80})\)", text, re.IGNORECASE)
+    if m:
+        return clean(m.group(1))
+    m = re.match(r"\s*(?:Giao|Đề nghị|Yêu cầu)\s+(.{3,160}?)\s*(?:có trách nhiệm|thực hiện)?\s*:\s*$", text, re.S | re.I)
+    if m and is_body(m.group(1)):
+        return clean(m.group(1))
+    f = _fold_same_length(text)
+    for m in re.finditer(r"(?<![a-z])(?:yeu cau|de nghi|giao)\s+", f):
+        if f[max(0, m.start() - 4):m.start()].strip() == "xet":
+            continue
+        sub = subject_of(text[m.end():])
+        if sub:
+            return sub[0]
+    if loose and re.search(r"(?:như|gồm|các nội dung|một số nội dung)\s+sau\s*:\s*$|như sau\s*:\s*$", text):
+        # "…, các cấp, các ngành, các cơ quan đơn vị, địa phương phối hợp … với một số nhiệm vụ cụ thể như sau:"
+        last = re.split(r"[.;]\s", text.rstrip())[-1]
+        for c in re.finditer(r",\s+", last):
+            sub = subject_of(last[c.end():])
+            if sub and "," in sub[0] + "," and len(sub[0]) <= 120:
+                return sub[0]
+    return None
+
+
+def split_bodies(s: str) -> list[str]:
+    """Coordinator list → bodies: split on ";" and bullets, and on ", " between two proper names."""
+    out = []
+    for part in s.split(";"):
+        part = clean(part).strip(" .,-")
+        if not part:
+            continue
+        pieces = re.split(r",\s+(?=[A-ZĐÂÊÔƠƯ])", part)
+        if len(pieces) > 1 and all(p[:1].isupper() and is_body(p) for p in pieces):
+            out.extend(p.strip(" .,") for p in pieces)
+        else:
+            out.append(part)
+    return out
+
+
+_COORD = re.compile(r"(?<![a-z])phoi\s+hop\s+(?:chat\s+che\s+)?voi\s+")
+
+
+def coordinators_in(text: str) -> list[str]:
+    """Bodies after "phối hợp (chặt chẽ) với", up to the next action word."""
+    f = _fold_same_length(text)
+    m = _COORD.search(f)
+    if not m:
+        return []
+    v = _first_verb(text, f, m.end() + 2)
+    stop = re.compile(r"[.:;(]|\s(?:trong viec|de|nham)\s").search(f, m.end())
+    ends = [x for x in (v.start() if v else None, stop.start() if stop else None) if x]
+    e = min(ends) if ends else min(len(text), m.end() + 160)
+    if e - m.end() > 200:
+        return []
+    return split_bodies(text[m.end():e])
+
+
+# ---------------------------------------------------------------- tables
+_ROMAN_RX = re.compile(r"^\s*([IVX]{1,4})\b\.?\s*(.*)$", re.S)
+
+
+def _col_roles(header: list[str]) -> dict[str, int]:
+    roles: dict[str, int] = {}
+    for i, h in enumerate(header):
+        f = fold(h or "")
+        if "stt" in f.replace(" ", "") or re.fullmatch(r"(so )?tt", f):
+            roles.setdefault("stt", i)
+        elif "phoi hop" in f:
+            roles.setdefault("coord", i)
+        elif "chu tri" in f or "thuc hien" in f or "don vi" in f or "co quan" in f:
+            roles.setdefault("lead", i)
+        elif "thoi gian" in f or "thoi han" in f or "hoan thanh" in f or "tien do" in f:
+            roles.setdefault("deadline", i)
+        elif "nhiem vu" in f or "noi dung" in f or "cong viec" in f:
+            roles.setdefault("task", i)
+    return roles
+
+
+def _is_header(row: list[str]) -> bool:
+    """A header row: short cells naming the roles (a task row mentioning "đơn vị" is not one)."""
+    if any(len(clean(c or "")) > 50 for c in row):
+        return False
+    r = _col_roles(row)
+    return "task" in r and "lead" in r
+
+
+def _first_body(cell: str) -> str:
+    """A lead cell that repeats its body ("Sở Nội vụ (Ban …) Sở Nội vụ (Ban TĐKT tỉnh)") → first."""
+    c = clean(cell)
+    words = c.split()
+    if len(words) >= 4:
+        head = " ".join(words[:2])
+        k = c.find(head, len(head))
+        if k > 0:
+            return c[:k].strip()
+    return c
+
+
+@dataclass
+class _Row:
+    cells: list[str]
+    start: int = -1  # view offset of the row (text tables) or -1
+
+
+def _rows_to_tasks(rows: list[_Row], roles: dict[str, int], year: Optional[int]) -> list[dict]:
+    out: list[dict] = []
+    group, group_deadline = None, None
+    ncol = max(roles.values()) + 1
+
+    def cell(r: _Row, role: str) -> str:
+        i = roles.get(role)
+        return clean(r.cells[i]) if i is not None and i < len(r.cells) and r.cells[i] else ""
+
+    for r in rows:
+        if _is_header(r.cells):  # the header repeated on the next page
+            continue
+        cells = r.cells + [""] * (ncol - len(r.cells))
+        stt = cell(r, "stt") if "stt" in roles else clean(cells[0])
+        task = cell(r, "task")
+        m = _ROMAN_RX.match(stt) if stt else None
+        if m and not task and m.group(2):  # "III Nhiệm vụ thực hiện trong quý III" in one cell
+            task = m.group(2)
+            stt = m.group(1)
+        if stt and _ROMAN_RX.fullmatch(stt) and re.fullmatch(r"[IVX]{1,4}\.?", stt) and not cell(r, "lead"):
+            group = stt.rstrip(".")
+            group_deadline = parse_deadline(task, year)
+            continue
+        if not stt and out and (not cell(r, "lead") or r.start == -2):
+            # continuation of the previous row (wrapped cell)
+            prev = out[-1]
+            prev["text"] = clean(prev["text"] + " " + task)
+            if cell(r, "coord"):
+                prev["coord_raw"] += " " + cell(r, "coord")
+            continue
+        if not task or not cell(r, "lead"):
+            if out and not stt:
+                out[-1]["text"] = clean(out[-1]["text"] + " " + task)
+            continue
+        num = re.sub(r"[.)]$", "", stt)
+        deadline = parse_deadline(cell(r, "deadline"), year) if cell(r, "deadline") else None
+        out.append(dict(
+            text=task, assignee=_first_body(cell(r, "lead")), coord_raw=cell(r, "coord"),
+            deadline=deadline or group_deadline or parse_deadline(task, year, recurring=False),
+            item=f"{group}.{num}" if group else num, start=r.start if r.start >= -2 else -1,
+            page=-3 - r.start if r.start <= -3 else None,
+        ))
+    for t in out:
+        t["coordinators"] = split_bodies(t.pop("coord_raw"))
+    return out
+
+
+def _tasks_from_page_tables(doc: Document, year: Optional[int]) -> list[dict]:
+    """pdfplumber tables; a table that continues on the next page (header repeated, or no header
+    but the same number of columns) keeps its group rows ("Quý II") across the break."""
+    out: list[dict] = []
+    roles: Optional[dict[str, int]] = None
+    ncols = 0
+    pending: list[_Row] = []
+
+    def flush() -> None:
+        if roles and pending:
+            out.extend(_rows_to_tasks(pending, roles, year))
+
+    for page in doc.pages:
+        for table in page.tables or []:
+            rows = [[c if c is not None else "" for c in row] for row in table if row]
+            if not rows:
+                continue
+            hi = next((i for i, r in enumerate(rows[:3]) if _is_header(r)), None)
+            if hi is not None:
+                new_roles = _col_roles(rows[hi])
+                if new_roles != roles or len(rows[hi]) != ncols:
+                    flush()
+                    pending = []
+                    roles, ncols = new_roles, len(rows[hi])
+                body = rows[hi + 1:]
+            elif roles and len(rows[0]) == ncols:
+                body = rows
+            else:
+                continue
+            pending.extend(_Row(r, -3 - page.number) for r in body)
+    flush()
+    return out
+
+
+def _tasks_from_tab_lines(vt: str, year: Optional[int]) -> tuple[list[dict], list[tuple[int, int]]]:
+    """Tables flattened to text with tab-separated cells (one row a line, wrapped cells continue
+    on lines that start with a tab)."""
+    out, spans = [], []
+    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]*", vt)]
+    i = 0
+    while i < len(lines):
+        start, line = lines[i]
+        if line.count("\t") >= 2 and _is_header(line.split("\t")):
+            roles = _col_roles(line.split("\t"))
+            rows, j, end = [], i + 1, start + len(line)
+            while j < len(lines):
+                s2, l2 = lines[j]
+                if not l2.strip():
+                    j += 1
+                    continue
+                if "\t" not in l2:
+                    # a page break inside the table: page number / form feed, then the header again
+                    k = j
+                    while k < len(lines) and re.fullmatch(r"[\s\f]*\d{0,3}[\s\f]*", lines[k][1]):
+                        k += 1
+                    if k > j and k < len(lines) and _is_header(lines[k][1].split("\t")):
+                        j = k + 1
+                        continue
+                    break
+                cells = l2.split("\t")
+                row = _Row(cells, s2)
+                if not cells[0].strip():
+                    row.start = -2  # continuation
+                rows.append(row)
+                end = s2 + len(l2)
+                j += 1
+            out.extend(_rows_to_tasks(rows, roles, year))
+            spans.append((start, end))
+            i = j
+        else:
+            i += 1
+    return out, spans
+
+
+# ---------------------------------------------------------------- prose
+_MARK = re.compile(
+    r"[ \t^]*(?:(?P<dieu>Điều\s+\d{1,3})\.|(?P<roman>[IVX]{1,4})\.|(?P<num>\d{1,2}(?:\.\d{1,2})*)\.(?!\d)|(?P<letter>[a-zđ])\)|(?P<bullet>[-+•]))[ \t]+(?=\S)")
+
+
+@dataclass
+class _Item:
+    level: int
+    label: str
+    start: int  # marker start
+    body: int  # text start after marker
+    end: int = 0  # own text end (next marker / barrier)
+    extent: int = 0  # end of the item with its children
+    parent: Optional["_Item"] = None
+    children: list["_Item"] = field(default_factory=list)
+
+    def path(self) -> str:
+        parts, it = [], self
+        while it is not None:
+            if it.level < 11 and not (parts and parts[-1].startswith(it.label + ".")):
+                parts.append(it.label)
+            it = it.parent
+        return ".".join(reversed(parts))
+
+
+def _paragraph_starts(vt: str, lo: int, hi: int) -> list[int]:
+    """Offsets of lines that start a paragraph: the previous non-empty line ends a sentence."""
+    starts, prev_end_char = [], "."
+    for m in re.finditer(r"[^\n]*", vt[lo:hi]):
+        line = m.group(0)
+        if not line.strip():
+            continue
+        s = lo + m.start()
+        if prev_end_char in ".:;!?" or _MARK.match(line):
+            starts.append(s + len(line) - len(line.lstrip(" \t^")))
+        prev_end_char = line.rstrip()[-1:] or prev_end_char
+    return starts
+
+
+def _build_items(vt: str, lo: int, hi: int, skip: list[tuple[int, int]]) -> tuple[list[_Item], list[int]]:
+    f = _fold_same_length(vt)
+    pstarts = [p for p in _paragraph_starts(vt, lo, hi) if not any(a <= p < b for a, b in skip)]
+    items: list[_Item] = []
+    barriers: list[int] = []
+    for p in pstarts:
+        line_start = vt.rfind("\n", 0, p) + 1
+        m = _MARK.match(vt, line_start)
+        if m and m.end() > p - 1:
+            if m.group("dieu"):
+                lvl, lab = 1, re.sub(r"\s+", " ", m.group("dieu"))
+            elif m.group("roman"):
+                lvl, lab = 0, m.group("roman")
+            elif m.group("num"):
+                lab = m.group("num")
+                lvl = lab.count(".") + 1
+            elif m.group("letter"):
+                lvl, lab = 10, m.group("letter") + ")"
+            else:
+                lvl, lab = 11, "-"
+            items.append(_Item(lvl, lab, line_start, m.end()))
+        elif any(f.startswith(c, p) for c in _closing()):
+            barriers.append(p)
+    # own text ends at the next item / barrier / paragraph-level stop
+    bounds = sorted([it.start for it in items] + barriers + [hi])
+    for it in items:
+        it.end = next(b for b in bounds if b > it.start)
+        if it.level == 11:  # a bullet is one paragraph
+            it.end = next((p for p in pstarts if p > it.body), it.end) if any(p > it.body for p in pstarts) else it.end
+            it.end = min(it.end, next(b for b in bounds if b > it.start))
+    # tree
+    stack: list[_Item] = []
+    for it in items:
+        while stack and stack[-1].level >= it.level:
+            stack.pop()
+        it.parent = stack[-1] if stack else None
+        if it.parent:
+            it.parent.children.append(it)
+        stack.append(it)
+    for idx, it in enumerate(items):
+        nxt = [o.start for o in items[idx + 1:] if o.level <= it.level]
+        nb = [b for b in barriers if b > it.start]
+        it.extent = min([hi] + nxt[:1] + nb[:1])
+    return items, barriers
+
+
+def _paragraphs(vt: str, s: int, e: int) -> list[tuple[int, int]]:
+    starts = [p for p in _paragraph_starts(vt, s, e) if p >= s] or [s]
+    if starts[0] > s and vt[s:starts[0]].strip():
+        starts.insert(0, s)
+    out = []
+    for i, p in enumerate(starts):
+        q = starts[i + 1] if i + 1 < len(starts) else e
+        a, b = p, q
+        while a < b and vt[a].isspace():
+            a += 1
+        while b > a and vt[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def _first_line(vt: str, s: int, e: int) -> tuple[str, int]:
+    """The heading line of an item, with its wrapped continuation lines (next line lower case, or
+    this line ending in "," "-" "và"); returns (text, offset after it)."""
+    pos = s
+    while True:
+        nl = vt.find("\n", pos, e)
+        if nl == -1:
+            return vt[s:e], e
+        line = vt[pos:nl].rstrip()
+        nxt = vt[nl + 1:e].lstrip(" \t")
+        wrapped = (nxt[:1] and not nxt[:1].isupper()) or re.search(r"(?:[,\-–]|\bvà)$", line)
+        if not wrapped or not nxt or _MARK.match(nxt) or nxt.startswith("\n"):
+            return vt[s:nl], nl
+        pos = nl + 1
+
+
+def _is_heading_body(vt: str, it: _Item) -> Optional[str]:
+    """The body an item's heading names ("2. Sở Nội vụ (Ban Thi đua – Khen thưởng tỉnh)"), or None:
+    a heading is short, not upper case (header lines are), and has no action word outside ( )."""
+    if it.level >= 11:
+        return None
+    line, nl = _first_line(vt, it.body, it.end)
+    line = clean(line)
+    if not line or len(line) > 200 or line[-1:] in ".;:,-–" or not (vt[nl:it.end].strip() or it.children):
+        return None
+    letters = [c for c in line if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) / len(letters) > 0.6:
+        return None
+    f = fold(line)
+    lead = re.match(r"(?:de nghi|giao)\s+", f)
+    name = line[lead.end():] if lead else line
+    if not is_body(name):
+        return None
+    bare = re.sub(r"\([^)]*\)", " ", name)
+    if _first_verb(bare, _fold_same_length(bare), 3):
+        return None
+    return name.strip()
+
+
+def _task(vt: str, s: int, e: int, assignee: str, item: str, year: Optional[int], method: str,
+          conf: float, coords: Optional[list[str]] = None) -> Optional[dict]:
+    text = clean(vt[s:e]).strip(" -")
+    text = re.sub(r"\s*\./\.\s*$", ".", text)
+    if len(text) < 8:
+        return None
+    return dict(text=text, assignee=assignee, coordinators=coords if coords is not None else coordinators_in(text),
+                deadline=parse_deadline(text, year), item=item or None, start=s, end=e, method=method, conf=conf)
+
+
+def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], year: Optional[int]) -> list[dict]:
+    items, barriers = _build_items(vt, lo, hi, skip)
+    out: list[dict] = []
+    assigned: dict[int, Optional[str]] = {}  # id(item) → inherited assignee for its children
+    deadlines: dict[int, str] = {}  # id(item) → deadline its intro states for its children
+
+    # intro paragraphs ending in ":" address the list that follows: outside numbered items they set
+    # a default until the next closing paragraph; inside an item's own text they address its children
+    intros: list[tuple[int, str]] = []
+    item_starts = {it.start for it in items}
+    for a, b in _paragraphs(vt, lo, hi):
+        if any(x <= a < y for x, y in skip) or not vt[a:b].rstrip().endswith(":"):
+            continue
+        line_start = vt.rfind("\n", 0, a) + 1
+        if line_start in item_starts:
+            continue
+        owner = next((it for it in reversed(items) if it.level < 11 and it.body <= a < it.end), None)
+        # inside an item, "…, các cấp, các ngành … phối hợp … nhiệm vụ cụ thể như sau:" also addresses
+        # (a preamble's "Sở Nội vụ báo cáo … như sau:" is the issuer speaking, not an addressee)
+        who = addressed_in(vt[a:b], loose=owner is not None)
+        if not who:
+            continue
+        if owner is not None:
+            assigned.setdefault(id(owner), who)
+        else:
+            intros.append((a, who))
+
+    def inherited(it: _Item) -> Optional[str]:
+        par = it.parent
+        while par is not None:
+            if assigned.get(id(par)):
+                return assigned[id(par)]
+            par = par.parent
+        before = [(a, w) for a, w in intros if a < it.start]
+        if not before:
+            return None
+        a, w = before[-1]
+        if any(a < bpos < it.start for bpos in barriers):
+            return None
+        return w
+
+    for it in items:
+        own_end = it.children[0].start if it.children else it.end
+        own = vt[it.body:own_end]
+        own_clean = clean(own)
+        heading = _is_heading_body(vt, it)
+        if heading:
+            assigned[id(it)] = heading
+            if any(c.level == 10 for c in it.children):
+                continue  # lettered children carry the tasks
+            _, nl = _first_line(vt, it.body, own_end)
+            for a, b in _paragraphs(vt, nl, own_end):
+                sub = subject_of(vt[a:b])
+                who = sub[0] if sub else heading
+                t = _task(vt, a, b, who, it.path(), year, "rule:heading_body", 0.8)
+                if t:
+                    out.append(t)
+            continue
+        if own_clean.endswith(":") and (it.children or vt[it.end:it.extent].strip()):
+            # intro: "Giao Sở Nội vụ có trách nhiệm:", "1. Yêu cầu các cơ quan … như sau:"
+            who = addressed_in(own, loose=True) or (subject_of(own) or (None,))[0]
+            if who:
+                assigned[id(it)] = who
+            dl = parse_deadline(own, year, recurring=False)
+            if dl:
+                deadlines[id(it)] = dl  # "… từ nay đến cuối năm 2024; cụ thể như sau:"
+            continue
+        if it.level == 11 and (it.parent is None or not assigned.get(id(it.parent))):
+            continue  # bullets belong to their parent's text unless the parent is an intro/heading
+        sub = subject_of(own)
+        first_sentence = re.split(r"\.\s", own, maxsplit=1)[0]
+        who = sub[0] if sub else (addressed_in(first_sentence) or inherited(it))
+        if not who:
+            # a later paragraph of the item may name its own subject ("Trong thời hạn 60 ngày, Ban X có trách nhiệm …")
+            for a, b in _paragraphs(vt, it.body, own_end)[1:]:
+                psub = subject_of(vt[a:b])
+                if psub:
+                    t = _task(vt, a, b, psub[0], it.path(), year, "rule:item_subject", 0.8)
+                    if t:
+                        out.append(t)
+            continue
+        # only the first paragraph of an action item (continuation paragraphs elaborate it)
+        paras = _paragraphs(vt, it.body, own_end)
+        a, b = paras[0] if paras else (it.body, own_end)
+        b = max(b, paras[-1][1]) if paras else b
+        t = _task(vt, a, b, who, it.path(), year, "rule:item" if not sub else "rule:item_subject",
+                  0.75 if not sub else 0.85)
+        if t:
+            if not t["deadline"]:
+                par = it.parent
+                while par is not None and not t["deadline"]:
+                    t["deadline"] = deadlines.get(id(par))
+                    par = par.parent
+            out.append(t)
+
+    # inline assignments anywhere in the body: "… Giao Sở Nội vụ có trách nhiệm theo dõi …",
+    # "Giải pháp khắc phục: Giao Văn phòng UBND tỉnh rà soát …", "Chủ tịch UBND tỉnh giao Sở Nội vụ …"
+    inline = re.compile(r"(?:(?<=[.:;]\s)|(?<=\n)|(?<=^))[ \t^]*(?:Giao\s+)"
+                        r"|(?:Chủ tịch|UBND|Ủy ban nhân dân)[^.;:\n]{0,60}?\s(giao)\s+"
+                        r"|Giải\s+pháp(?:\s+khắc\s+phục)?\s*:\s*(?:Giao\s+)?", re.MULTILINE)
+    covered = [(t["start"], t["end"]) for t in out]
+    for m in inline.finditer(vt, lo, hi):
+        if any(a <= m.start() < b for a, b in skip):
+            continue
+        s = m.end()  # the assignee follows "Giao" / "… giao" / "Giải pháp khắc phục:"
+        sub = subject_of(vt[s:hi])
+        if not sub:
+            continue
+        if any(a - 12 <= m.start() <= b for a, b in covered):
+            continue  # already read as an item
+        if vt[s + sub[1]:s + sub[1] + 3].strip().startswith(":") or re.search(r"về\s+việc\s*$", vt[max(0, m.start() - 12):m.start() + 6]) \
+                or (m.group(1) and "về việc" in vt[m.start():m.end()]):
+            continue  # an intro ("Giao Sở Nội vụ có trách nhiệm:") or a cited document's subject
+        stop = re.search(r"\.(?:/\.)?(?=\s|$)|\n\s*\n", vt[s + sub[1]:hi])
+        e = s + sub[1] + (stop.start() if stop else hi - s - sub[1])
+        owner = next((it for it in reversed(items) if it.body <= s < it.extent and it.level < 11), None)
+        t = _task(vt, s, e, sub[0], owner.path() if owner else "", year, "rule:inline", 0.75)
+        if t:
+            out.append(t)
+            covered.append((s, e))
+    return out
+
+
+# ---------------------------------------------------------------- entry point
+_NOI_NHAN = re.compile(r"^\W*noi\s+nhan\s*:", re.MULTILINE)
+
+
+def find_tasks(doc: Document) -> list[Task]:
+    """Every assignment in `doc`: table rows first, then prose items (see module docstring)."""
+    view: View = make_view(doc.text)
+    vt = view.text
+    year = document_year(vt)
+    m = _NOI_NHAN.search(_fold_same_length(vt))
+    hi = m.start() if m else len(vt)
+    # a "Nơi nhận" block before most of the body (page order) must not cut the body short
+    if m and m.start() < len(vt) * 0.3:
+        hi = len(vt)
+
+    found: list[dict] = []
+    table_tasks = _tasks_from_page_tables(doc, year)
+    tab_tasks, spans = _tasks_from_tab_lines(vt, year)
+    if table_tasks:
+        for t in table_tasks:  # locate the row text for provenance
+            k = vt.find(t["text"][:40])
+            t["start"], t["end"] = (k, k + len(t["text"])) if k >= 0 else (-1, -1)
+            t["method"], t["conf"] = "table:pdfplumber", 0.9
+        found.extend(table_tasks)
+    else:
+        for t in tab_tasks:
+            t["end"] = t["start"] + len(t["text"]) if t["start"] >= 0 else -1
+            t["method"], t["conf"] = "table:tab_lines", 0.85
+        found.extend(tab_tasks)
+    found.extend(_tasks_from_prose(vt, 0, hi, spans, year))
+
+    out = []
+    for t in found:
+        if t.get("start", -1) >= 0:
+            s, e = view.span(t["start"], t["end"])
+            prov = Provenance(page=doc.page_at(s), start=s, end=e, method=t["method"], confidence=t["conf"])
+        else:
+            prov = Provenance(page=t.get("page"), method=t["method"], confidence=t["conf"])
+        out.append(Task(text=t["text"], assignee=t["assignee"], coordinators=t["coordinators"],
+                        deadline=t["deadline"], item=t["item"], prov=prov))
+    return out

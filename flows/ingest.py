@@ -1,0 +1,655 @@
+"""Ingestion: inbox or explicit paths → extract → DuckDB → archive / quarantine.
+
+One per-file function (`process_file`) does the work; `ingest` runs it in a
+thread pool without Prefect (tests, `congvan ingest --no-prefect`), and
+`ingest_flow` runs the very same function as one Prefect task per file. Prefect
+is imported only when `ingest_flow` is first touched (PEP 562 module
+`__getattr__`), so the plain path stays light.
+
+Failure vocabulary, as reported in the summary:
+* quarantined: the file is bad (corrupt, encrypted, unsupported, extractor
+  error) — moved to quarantine/ with a reason; it never retries;
+* failed: something transient (database busy) outlasted the retries — an inbox
+  file goes back to the inbox for the next run;
+* for explicit paths nothing is moved: errors are reported only.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+from congvan.config import Settings
+from congvan.pipeline import inbox
+from congvan.pipeline.errors import CongvanError, DatabaseBusy
+
+log = logging.getLogger("congvan.ingest")
+
+TRANSIENT = (DatabaseBusy,)
+RETRIES = 2
+RETRY_DELAY = 5.0
+
+ExtractFn = Callable[[Path, Settings], Any]
+OpenStoreFn = Callable[[Settings], Any]
+
+
+# ---------------------------------------------------------------- results
+
+class Summary(dict):
+    """Counts plus one entry per file; a dict so it crosses Prefect and the CLI unchanged.
+
+    Keys: taken, inserted, duplicates, copies, archived, quarantined, failed,
+    skipped, errors (explicit paths), seconds, files: [outcome dicts].
+    """
+
+    COUNTS = ("taken", "inserted", "duplicates", "copies", "archived", "quarantined", "failed", "skipped", "errors")
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        for k in self.COUNTS:
+            self.setdefault(k, 0)
+        self.setdefault("files", [])
+        self.setdefault("seconds", 0.0)
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def add(self, outcome: dict) -> None:
+        self["files"].append(outcome)
+        status = outcome["status"]
+        key = {"inserted": "inserted", "duplicate": "duplicates", "copy": "copies", "quarantined": "quarantined",
+               "failed": "failed", "skipped": "skipped", "error": "errors"}.get(status)
+        if key:
+            self[key] += 1
+        if outcome.get("archived_to"):
+            self["archived"] += 1
+        if status != "skipped":
+            self["taken"] += 1
+
+
+@dataclass
+class WorkItem:
+    """One file to process. `path` is where it is now (processing/ or in place); `origin` where it came from."""
+
+    path: Path
+    origin: str
+    in_place: bool
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    extract: ExtractFn
+    open_store: OpenStoreFn
+    store_lock: threading.Lock = field(default_factory=threading.Lock)
+    # sha256 → record, so a retry after DatabaseBusy does not OCR the file again.
+    extracted: dict = field(default_factory=dict)
+    store: Any = None
+    # sha256 → Event while a file with those bytes is being processed, so the same
+    # bytes twice in one run are extracted once (the second becomes a duplicate).
+    inflight: dict = field(default_factory=dict)
+    inflight_lock: threading.Lock = field(default_factory=threading.Lock)
+    started: set = field(default_factory=set)
+
+
+def _default_extract(path: Path, settings: Settings):
+    from congvan.pipeline.run import extract_file
+
+    return extract_file(path, settings)
+
+
+def _default_open_store(settings: Settings):
+    from congvan.pipeline.store import Store
+
+    return Store(settings.db, read_only=False, wait_seconds=settings.db_wait_seconds)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _with_store(ctx: RunContext, fn: Callable[[Any], Any]) -> Any:
+    """Run `fn(store)` under the in-process writer lock, opening the store on first use.
+
+    The Store connects to DuckDB only for the moment of each operation (so
+    `congvan sql` can read between documents); the lock makes this process one
+    writer at a time, and also serialises the choice of archive names.
+    """
+    with ctx.store_lock:
+        if ctx.store is None:
+            ctx.store = ctx.open_store(ctx.settings)
+        return fn(ctx.store)
+
+
+def _close_store(ctx: RunContext) -> None:
+    with ctx.store_lock:
+        if ctx.store is not None:
+            close = getattr(ctx.store, "close", None)
+            if close:
+                close()
+            ctx.store = None
+
+
+# ---------------------------------------------------------------- one file
+
+def process_file(item: WorkItem, ctx: RunContext) -> dict:
+    """Fingerprint, skip if held, extract, save, then archive (inbox) or leave in place.
+
+    Bad-file errors end as a "quarantined" (inbox) or "error" (in place)
+    outcome; transient errors (DatabaseBusy) are raised so the caller's retry
+    policy (Prefect task retries, or `_retrying` below) can run it again.
+    """
+    s = ctx.settings
+    t0 = time.monotonic()
+    out: dict = {"path": item.origin, "status": None, "stage": None, "message": None,
+                 "sha256": None, "document_id": None, "archived_to": None, "quarantined_to": None}
+
+    def bad(exc: BaseException, stage: str) -> dict:
+        stage = getattr(exc, "stage", None) or stage
+        message = inbox._plain_message(exc, Path(item.path), item.origin) if not item.in_place else (
+            str(exc) or type(exc).__name__)
+        out.update(stage=stage, message=message, error=type(exc).__name__)
+        if item.in_place:
+            out["status"] = "error"
+        else:
+            q = inbox.quarantine(item.path, exc, stage, s, original_path=item.origin, sha256=out["sha256"],
+                                 message=message)
+            out.update(status="quarantined", quarantined_to=str(q))
+        out["seconds"] = round(time.monotonic() - t0, 3)
+        log.warning("%s: %s at %s: %s", item.origin, out["status"], stage, out["message"])
+        return out
+
+    ctx.started.add(str(item.path))
+    try:
+        sha = sha256_file(item.path)
+    except OSError as exc:
+        return bad(CongvanError(f"cannot read the file: {exc.strerror or exc}", stage="read"), "read")
+    out["sha256"] = sha
+    while True:
+        with ctx.inflight_lock:
+            busy = ctx.inflight.get(sha)
+            if busy is None:
+                mine = ctx.inflight[sha] = threading.Event()
+                break
+        busy.wait()
+    try:
+        return _process_held(item, ctx, sha, out, bad, t0)
+    finally:
+        with ctx.inflight_lock:
+            ctx.inflight.pop(sha, None)
+        mine.set()
+
+
+def _process_held(item: WorkItem, ctx: RunContext, sha: str, out: dict, bad, t0: float) -> dict:
+    """process_file's second half, while no other thread of this run holds the same bytes."""
+    s = ctx.settings
+
+    if not item.in_place and not inbox.is_supported(item.path):
+        from congvan.pipeline.errors import UnsupportedInput
+
+        return bad(UnsupportedInput(f"'{Path(item.path).suffix or '(no extension)'}' is not a PDF or a scan image "
+                                    f"(PDF, PNG, JPEG, TIFF)"), "open")
+
+    def finish(result_status: str, document_id=None, copy_of=None, dest: Optional[Path] = None) -> dict:
+        out.update(status=result_status, document_id=document_id)
+        if copy_of:
+            out["copy_of"] = copy_of
+        if dest is not None:
+            out["archived_to"] = str(dest)
+        out["seconds"] = round(time.monotonic() - t0, 3)
+        log.info("%s: %s%s", item.origin, result_status, f" → {dest}" if dest else "")
+        return out
+
+    # Same bytes already held: no need to OCR again. Still record the sighting
+    # (path, name) so the archived copy is found from the database. A store that
+    # cannot answer is not this file's fault: the error propagates ("failed", file kept).
+    if _with_store(ctx, lambda st: st.has_sha256(sha)):
+        record = _sighting(sha, item)
+    else:
+        record = ctx.extracted.get(sha)
+        if record is None:
+            try:
+                record = ctx.extract(Path(item.path), s)
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # any failure to read this file is the file's, not the run's
+                return bad(exc, "extract")
+            ctx.extracted[sha] = record
+
+    def save(store):
+        # Decide the final home first, so the record points at where the file will live.
+        dest = Path(item.path).resolve() if item.in_place else inbox.next_archive_path(item.path, s)
+        original = Path(item.origin).name
+        rec = _with_source_path(record, str(dest))
+        result = store.save(rec, stored_path=str(dest), original_name=original)
+        moved = None if item.in_place else inbox.archive(item.path, sha, s)
+        return result, moved
+
+    try:
+        result, moved = _with_store(ctx, save)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        return bad(exc, "store")
+    ctx.extracted.pop(sha, None)
+    status = getattr(result, "status", None) or (result.get("status") if isinstance(result, dict) else "inserted")
+    doc_id = getattr(result, "document_id", None) if not isinstance(result, dict) else result.get("document_id")
+    copy_of = getattr(result, "copy_of", None) if not isinstance(result, dict) else result.get("copy_of")
+    return finish(status, document_id=doc_id, copy_of=copy_of, dest=moved)
+
+
+def _sighting(sha: str, item: WorkItem):
+    """A stand-in record for bytes the store already holds: save() only looks at the sha256
+    and logs the sighting (status "duplicate") without touching the stored extraction."""
+    from congvan.schemas.record import Record, Source
+
+    return Record(source=Source(path=str(item.path), sha256=sha, pages=0, text_source="text_layer"))
+
+
+def _with_source_path(record, path: str):
+    """The record's source.path is the file's lasting home, not a processing/ name."""
+    src = getattr(record, "source", None)
+    if src is None or not hasattr(record, "model_copy"):
+        return record
+    return record.model_copy(update={"source": src.model_copy(update={"path": path})})
+
+
+def finish_failed(item: WorkItem, exc: BaseException, ctx: RunContext) -> dict:
+    """After retries ran out on a transient error: hand an inbox file back for the next run."""
+    out = {"path": item.origin, "status": "failed", "stage": getattr(exc, "stage", "pipeline"),
+           "error": type(exc).__name__, "message": str(exc), "archived_to": None, "quarantined_to": None}
+    if not item.in_place and os.path.lexists(item.path):
+        try:
+            out["returned_to"] = str(inbox.release(item.path, ctx.settings))
+        except OSError as move_exc:  # left in processing/: the next run's recover() retries it
+            out["returned_to"] = None
+            log.error("%s: could not return it to the inbox (%s); it stays in %s",
+                      item.origin, move_exc, item.path)
+    log.error("%s: failed (%s): %s", item.origin, type(exc).__name__, exc)
+    return out
+
+
+def _retrying(item: WorkItem, ctx: RunContext) -> dict:
+    """The plain path's twin of the Prefect task policy: retry transient errors only."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return process_file(item, ctx)
+        except TRANSIENT as exc:
+            if attempt == RETRIES:
+                return finish_failed(item, exc, ctx)
+            log.info("%s: %s, retry %d in %.0fs", item.origin, type(exc).__name__, attempt + 1, RETRY_DELAY)
+            time.sleep(RETRY_DELAY)
+        except Exception as exc:  # a bug in our own code: do not lose the file, do not stop the run
+            return finish_failed(item, exc, ctx)
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- what to process
+
+def collect(paths: Iterable[str | Path], settings: Optional[Settings] = None) -> tuple[list[WorkItem], list[dict]]:
+    """Explicit paths → in-place work items; folders recursively, supported extensions only.
+
+    A file named explicitly is always tried (the pipeline judges its content).
+    Inside folders: other extensions are skipped and reported; hidden and
+    temporary names are ignored silently (.git, .DS_Store, downloads in
+    progress); our own data folder (database, archive, quarantine, processing,
+    Prefect state) is never walked into, so `congvan ingest .` does not ingest
+    its own archive twice.
+    """
+    items: list[WorkItem] = []
+    skipped: list[dict] = []
+    seen: set[Path] = set()
+    own: set[Path] = set()
+    if settings is not None:
+        for d in (Path(settings.db).parent, settings.archive, settings.quarantine, settings.processing):
+            own.add(Path(d).resolve())
+
+    def add(p: Path) -> None:
+        rp = p.resolve()
+        if rp not in seen:
+            seen.add(rp)
+            items.append(WorkItem(path=p, origin=str(p), in_place=True))
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                                 and (Path(root) / d).resolve() not in own)
+                for name in sorted(files):
+                    f = Path(root) / name
+                    if inbox.is_temporary(name):
+                        continue
+                    if not inbox.is_supported(f):
+                        skipped.append({"path": str(f), "status": "skipped",
+                                        "message": f"unsupported extension '{f.suffix or '(none)'}'"})
+                    elif f.is_file():
+                        add(f)
+        elif p.is_file():
+            add(p)
+        else:
+            skipped.append({"path": str(p), "status": "error", "stage": "read", "message": "no such file or folder"})
+    return items, skipped
+
+
+def _inbox_items(settings: Settings) -> tuple[list[WorkItem], int]:
+    """Recover what a dead run left in processing/, then claim every settled inbox file."""
+    items = [WorkItem(path=p, origin=str(Path(settings.inbox) / inbox.original_name(p)), in_place=False)
+             for p in inbox.recover(settings)]
+    recovered = len(items)
+    for p in inbox.ready_files(settings):
+        claimed = inbox.claim(p, settings)
+        if claimed is not None:
+            items.append(WorkItem(path=claimed, origin=str(p), in_place=False))
+    return items, recovered
+
+
+# ---------------------------------------------------------------- the run
+
+def setup_file_log(settings: Settings) -> Path:
+    """Append run logs to data/logs/ingest.log (beside the database), once per process."""
+    path = Path(settings.db).parent / "logs" / "ingest.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = str(path.resolve())
+    if not any(getattr(h, "baseFilename", None) == target for h in log.handlers):
+        h = logging.FileHandler(target, encoding="utf-8")
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+        log.addHandler(h)
+    log.setLevel(logging.INFO)
+    return path
+
+
+Runner = Callable[[list[WorkItem], RunContext, Callable[[dict], None]], None]
+
+
+def _thread_runner(items: list[WorkItem], ctx: RunContext, on_done: Callable[[dict], None]) -> None:
+    workers = max(1, int(ctx.settings.workers))
+    if workers == 1 or len(items) <= 1:
+        for it in items:
+            on_done(_retrying(it, ctx))
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+    try:
+        futs = [pool.submit(_retrying, it, ctx) for it in items]
+        for f in as_completed(futs):
+            on_done(f.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # queued files are not begun; run_ingest gives them back
+        raise
+    pool.shutdown()
+
+
+def absolute_settings(settings: Settings) -> Settings:
+    """A copy with absolute folders: stored paths must not depend on the cwd of whoever runs us
+    (a served flow run is a subprocess of the runner)."""
+    import dataclasses
+
+    return dataclasses.replace(settings, **{k: Path(os.path.abspath(getattr(settings, k)))
+                                            for k in ("db", "inbox", "archive", "quarantine", "processing")})
+
+
+def run_ingest(
+    paths: Optional[list[str | Path]],
+    settings: Settings,
+    *,
+    progress: bool = True,
+    extract: Optional[ExtractFn] = None,
+    open_store: Optional[OpenStoreFn] = None,
+    runner: Runner = _thread_runner,
+    lock_wait: float = 5.0,
+) -> Summary:
+    """Shared body of `ingest` and `ingest_flow`; `runner` decides how files are fanned out."""
+    t0 = time.monotonic()
+    settings = absolute_settings(settings)
+    setup_file_log(settings)
+    ctx = RunContext(settings=settings, extract=extract or _default_extract, open_store=open_store or _default_open_store)
+    summary = Summary(started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      source="paths" if paths else str(settings.inbox))
+    try:
+        lock = inbox.ingest_lock(settings, wait=lock_wait)
+        lock.__enter__()
+    except inbox.IngestLocked as exc:
+        # Not an error of this run's files: say so and leave everything where it is.
+        summary["locked"] = str(exc)
+        log.warning("run skipped: %s", exc)
+        if progress:
+            from rich.console import Console
+
+            Console(stderr=True).print(f"[yellow]{exc}[/]: nothing done")
+        return summary
+    try:
+        if paths:
+            items, skipped = collect(paths, settings)
+            for sk in skipped:
+                summary.add(sk)
+            summary["recovered"] = 0
+        else:
+            items, summary["recovered"] = _inbox_items(settings)
+        log.info("run start: %d file(s) from %s", len(items), summary["source"])
+        bar = _Progress(len(items), enabled=progress)
+        with bar:
+            def on_done(outcome: dict) -> None:
+                summary.add(outcome)
+                bar.advance(outcome)
+
+            try:
+                runner(items, ctx, on_done)
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM from the runner): files not yet begun go back
+                # to the inbox untouched; one mid-way stays in processing/ for recover().
+                for it in items:
+                    if not it.in_place and str(it.path) not in ctx.started and os.path.lexists(it.path):
+                        try:
+                            inbox.release(it.path, settings)
+                        except OSError:
+                            pass
+                raise
+    finally:
+        _close_store(ctx)
+        lock.__exit__(None, None, None)
+    summary["seconds"] = round(time.monotonic() - t0, 2)
+    log.info("run end: %s", {k: summary[k] for k in Summary.COUNTS} | {"seconds": summary["seconds"]})
+    if progress:
+        print_summary(summary)
+    return summary
+
+
+def ingest(
+    paths: Optional[list[str | Path]],
+    settings: Settings,
+    progress: bool = True,
+    *,
+    extract: Optional[ExtractFn] = None,
+    open_store: Optional[OpenStoreFn] = None,
+    lock_wait: float = 5.0,
+) -> Summary:
+    """Ingest without Prefect. No paths: the inbox (claim → archive/quarantine). Paths: in place.
+
+    `extract(path, settings) -> Record` and `open_store(settings) -> Store` are
+    injectable so tests can run without OCR or DuckDB.
+    """
+    return run_ingest(paths, settings, progress=progress, extract=extract, open_store=open_store, lock_wait=lock_wait)
+
+
+# ---------------------------------------------------------------- display
+
+class _Progress:
+    """A rich progress bar that is a no-op when disabled or when there is nothing to do."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.enabled = enabled and total > 0
+        self.total = total
+        self._p = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                               TextColumn("{task.description}"), transient=False)
+            self._p.__enter__()
+            self._task = self._p.add_task("", total=self.total)
+        return self
+
+    def advance(self, outcome: dict) -> None:
+        if self._p is not None:
+            self._p.update(self._task, advance=1, description=f"{Path(outcome['path']).name[:40]}: {outcome['status']}")
+
+    def __exit__(self, *exc):
+        if self._p is not None:
+            self._p.__exit__(*exc)
+        return False
+
+
+def print_summary(summary: Summary, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console(stderr=True)
+    t = Table(title=f"ingest: {summary['taken']} file(s) in {summary['seconds']}s", min_width=40)
+    t.add_column("outcome")
+    t.add_column("files", justify="right")
+    for c in ("inserted", "duplicates", "copies", "archived", "quarantined", "failed", "errors", "skipped"):
+        if summary[c] or c in ("inserted", "quarantined"):
+            t.add_row(c, str(summary[c]))
+    console.print(t)
+    problems = [f for f in summary["files"] if f["status"] in ("quarantined", "failed", "error")]
+    skipped = [f for f in summary["files"] if f["status"] == "skipped"]
+    if skipped:  # one line, not one row per README: folders hold many non-dispatch files
+        from collections import Counter
+
+        kinds = Counter(Path(f["path"]).suffix.lower() or "(none)" for f in skipped)
+        console.print(f"skipped {len(skipped)} file(s) with other extensions: "
+                      + ", ".join(f"{k} ×{n}" for k, n in kinds.most_common()))
+    if summary.get("locked"):
+        console.print(f"[yellow]{summary['locked']}[/]")
+    if problems:
+        pt = Table(title="not ingested")
+        for c in ("file", "status", "stage", "reason"):
+            pt.add_column(c, overflow="fold")
+        for f in problems[:200]:
+            pt.add_row(f["path"], f["status"], f.get("stage") or "", f.get("message") or "")
+        console.print(pt)
+
+
+# ---------------------------------------------------------------- Prefect (lazy)
+
+def prefect_env(settings: Optional[Settings] = None) -> None:
+    """Prefect state under data/ (unless PREFECT_HOME is set), no analytics, our logs in run logs.
+
+    (The UI stays as Prefect decides: `congvan serve`'s server shows it, set
+    PREFECT_SERVER_UI_ENABLED=false to save its start-up time.)
+
+    Must run before `import prefect`: Prefect reads these when its settings load.
+    """
+    settings = settings or Settings()
+    os.environ.setdefault("PREFECT_HOME", str((Path(settings.db).parent / "prefect").resolve()))
+    # Prefect creates its home without parents; a missing data/ would leave the
+    # temporary server without its SQLite file, failing only after a long timeout.
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "congvan")
+    # the same loggers run outside flows too (`--no-prefect`): no warning there
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    # The in-process (ephemeral) server migrates a fresh SQLite on first use; on a
+    # busy 2-core machine that outlasts Prefect's default 20 s.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+_FLOW = None
+
+
+def _build_flow():
+    global _FLOW
+    if _FLOW is not None:
+        return _FLOW
+    prefect_env()
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.futures import as_completed as completed_futures
+    from prefect.utilities.annotations import quote
+
+    def _transient_only(task_, task_run, state) -> bool:
+        """Retry DatabaseBusy and friends; a bad file fails the same way every time."""
+        try:
+            state.result()
+        except TRANSIENT:
+            return True
+        except BaseException:
+            return False
+        return False
+
+    def ingest_file(item, ctx, name: str) -> dict:
+        return process_file(item, ctx)
+
+    # Defined in a function (so Prefect loads lazily), but addressed as module attributes:
+    # served deployments import `congvan.flows.ingest.ingest_flow` by that name.
+    ingest_file.__qualname__ = "ingest_file"
+    ingest_file = task(name="ingest-file", retries=RETRIES, retry_delay_seconds=RETRY_DELAY,
+                       retry_condition_fn=_transient_only, cache_policy=NO_CACHE,
+                       task_run_name="{name}")(ingest_file)
+
+    def prefect_runner(items: list[WorkItem], ctx: RunContext, on_done: Callable[[dict], None]) -> None:
+        # Bounded window of `workers` task runs: the concurrency limit that follows Settings,
+        # whatever the task runner's own pool size.
+        limit = max(1, int(ctx.settings.workers))
+        pending: dict = {}
+        queue = list(items)
+
+        def collect_done(fut, it) -> None:
+            try:
+                outcome = fut.result()  # raises what the task raised after its last retry
+            except Exception as exc:  # noqa: BLE001 - transient errors that outlasted retries, or our bugs
+                outcome = finish_failed(it, exc, ctx)
+            on_done(outcome)
+
+        while queue or pending:
+            while queue and len(pending) < limit:
+                it = queue.pop(0)
+                fut = ingest_file.submit(quote(it), quote(ctx), name=Path(it.origin).name[:100])
+                pending[fut] = it
+            first = next(iter(completed_futures(list(pending))))
+            collect_done(first, pending.pop(first))
+
+    def ingest_flow(paths: Optional[list[str]] = None, db: Optional[str] = None, inbox: Optional[str] = None,
+                    workers: Optional[int] = None, progress: bool = True, archive: Optional[str] = None,
+                    quarantine: Optional[str] = None, processing: Optional[str] = None) -> dict:
+        """Ingest the inbox (no paths) or the given files/folders in place; returns the run summary.
+
+        Folders left as None come from Settings (CONGVAN_* environment, else data/...).
+        """
+        settings = Settings()
+        for key, value in (("db", db), ("inbox", inbox), ("archive", archive), ("quarantine", quarantine),
+                           ("processing", processing)):
+            if value:
+                setattr(settings, key, Path(value))
+        if workers:
+            settings.workers = workers
+        summary = run_ingest(paths, settings, progress=progress, runner=prefect_runner)
+        return dict(summary)
+
+    ingest_flow.__qualname__ = "ingest_flow"
+    ingest_flow = flow(name="congvan-ingest", log_prints=False, validate_parameters=True)(ingest_flow)
+
+    _FLOW = ingest_flow
+    return _FLOW
+
+
+def __getattr__(name: str):
+    if name == "ingest_flow":
+        return _build_flow()
+    raise AttributeError(name)

@@ -1,0 +1,194 @@
+"""Page images → text with tesseract: render, clean, deskew, OCR with word confidences.
+
+Grey comes from the red channel: red seals and "ĐẾN" stamps become near-white while black print
+stays black. (Blue ink is *not* lightened by the red channel — blue has little red; the "maxrb"
+channel lightens both, but measured no better.) Small skews (< 2°) are left to tesseract: rotating
+them first made CER worse. One tesseract thread per page (OMP_THREAD_LIMIT=1) and pages in
+parallel beat one page with many threads on small machines.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from congvan.pipeline.errors import LimitExceeded
+
+# Tesseract's own OpenMP threads fight our page-level parallelism: one thread per process.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+# Measured (bench_ocr, samples/): psm 3 and 4 read two-column headers identically (lines across both
+# columns, like pdfplumber); on the scan with a task table psm 3 lost cells (bag-CER 0.152 vs 0.026);
+# psm 6 pulls stamp and signature strokes into text lines.
+DEFAULT_PSM = 4
+
+
+@dataclass
+class OcrResult:
+    text: str
+    confidence: float  # mean word confidence, 0–1
+    seconds: float
+    angle: float = 0.0
+    rotated: int = 0
+
+
+def to_grey(img: Image.Image, channel: str = "red") -> Image.Image:
+    """Grey image from the red channel (stamps and blue signatures fade) or plain luminance."""
+    if img.mode in ("1", "L", "I;16", "I"):
+        return img.convert("L")
+    rgb = img.convert("RGB")
+    if channel == "red":
+        return rgb.getchannel("R")
+    if channel == "maxrb":  # red stamps (R high) and blue ink (B high) both turn light; black stays black
+        r, _, b = rgb.split()
+        return Image.fromarray(np.maximum(np.asarray(r), np.asarray(b)))
+    return rgb.convert("L")
+
+
+DESKEW_MIN_ANGLE = 2.0  # measured: rotating 1–1.5° skews first made CER worse (tesseract copes; resampling blurs)
+
+
+def estimate_skew(grey: Image.Image, max_angle: float = 6.0, step: float = 0.25) -> float:
+    """Skew in degrees by projection-profile sharpness on a small copy (cheap; no OSD)."""
+    small = grey.copy()
+    small.thumbnail((800, 800))
+    arr = np.asarray(small, dtype=np.uint8)
+    ink = (arr < 128).astype(np.uint8) * 255
+    if ink.mean() < 0.5:  # blank page
+        return 0.0
+    im = Image.fromarray(ink)
+    best, best_score = 0.0, -1.0
+    for a in np.arange(-max_angle, max_angle + 1e-9, step):
+        rot = np.asarray(im.rotate(float(a), resample=Image.NEAREST, fillcolor=0), dtype=np.float32)
+        prof = rot.sum(axis=1)
+        score = float(np.var(np.diff(prof)))
+        if score > best_score:
+            best, best_score = float(a), score
+    return best
+
+
+def looks_sideways(grey: Image.Image) -> bool:
+    """Text lines run vertically: the column profile is sharper than the row profile (cheap OSD trigger)."""
+    small = grey.copy()
+    small.thumbnail((800, 800))
+    ink = (np.asarray(small, dtype=np.uint8) < 128).astype(np.float32)
+    if ink.mean() < 0.002:
+        return False
+    rows = float(np.var(np.diff(ink.sum(axis=1))))
+    cols = float(np.var(np.diff(ink.sum(axis=0))))
+    return cols > 1.5 * rows
+
+
+def preprocess(img: Image.Image, channel: str = "red", deskew: bool = True) -> tuple[Image.Image, float]:
+    """Grey, light denoise (median 3), deskew; returns the image and the angle applied."""
+    import cv2
+
+    grey = to_grey(img, channel)
+    arr = np.asarray(grey, dtype=np.uint8)
+    arr = cv2.medianBlur(arr, 3)
+    out = Image.fromarray(arr)
+    angle = 0.0
+    if deskew:
+        angle = estimate_skew(out)
+        if abs(angle) >= DESKEW_MIN_ANGLE:
+            out = out.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
+        else:
+            angle = 0.0
+    return out, angle
+
+
+def _tsv_to_text(data: dict) -> tuple[str, float]:
+    """Lines in tesseract's reading order (block → paragraph → line); blank line between blocks."""
+    lines: list[str] = []
+    confs: list[float] = []
+    cur_key = None
+    cur_block = None
+    words: list[str] = []
+    n = len(data["text"])
+    for i in range(n):
+        word = (data["text"][i] or "").strip()
+        try:
+            conf = float(data["conf"][i])
+        except (TypeError, ValueError):
+            conf = -1
+        if not word or conf < 0:
+            continue
+        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        if key != cur_key:
+            if words:
+                lines.append(" ".join(words))
+            if cur_block is not None and (key[0], key[1]) != cur_block:
+                lines.append("")
+            words = []
+            cur_key = key
+            cur_block = (key[0], key[1])
+        words.append(word)
+        confs.append(conf)
+    if words:
+        lines.append(" ".join(words))
+    text = "\n".join(lines).strip()
+    return text, (sum(confs) / len(confs) / 100.0 if confs else 0.0)
+
+
+def tesseract_words(img: Image.Image, lang: str, psm: int, timeout: float) -> dict:
+    import pytesseract
+
+    try:
+        return pytesseract.image_to_data(
+            img, lang=lang, config=f"--psm {psm}", output_type=pytesseract.Output.DICT, timeout=timeout
+        )
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise LimitExceeded(
+                f"OCR took longer than the per-page limit ocr_timeout={timeout:g}s", stage="ocr"
+            ) from exc
+        raise
+
+
+def detect_orientation(img: Image.Image, timeout: float) -> int:
+    """Rotation tesseract OSD (--psm 0) recommends, in degrees; 0 when unsure."""
+    import pytesseract
+
+    try:
+        osd = pytesseract.image_to_osd(img, config="--psm 0", output_type=pytesseract.Output.DICT, timeout=timeout)
+    except Exception:
+        return 0
+    if float(osd.get("orientation_conf", 0)) < 2.0:
+        return 0
+    return int(osd.get("rotate", 0))
+
+
+def ocr_image(
+    img: Image.Image,
+    lang: str = "vie",
+    psm: int = DEFAULT_PSM,
+    timeout: float = 120.0,
+    channel: str = "red",
+    low_conf: float = 0.55,
+) -> OcrResult:
+    """OCR one page image; OSD orientation check only when the first pass reads badly."""
+    import time
+
+    t0 = time.monotonic()
+    prep, angle = preprocess(img, channel, deskew=False)
+    rotated = 0
+    if looks_sideways(prep):  # sideways pages OCR slowly into garbage: ask OSD before, not after
+        rotated = detect_orientation(prep, timeout)
+        if rotated:
+            prep = prep.rotate(-rotated, expand=True, fillcolor=255)
+    angle = estimate_skew(prep)
+    if abs(angle) >= DESKEW_MIN_ANGLE:
+        prep = prep.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=int(np.median(np.asarray(prep))))
+    else:
+        angle = 0.0
+    text, conf = _tsv_to_text(tesseract_words(prep, lang, psm, timeout))
+    if not rotated and (conf < low_conf or len(text) < 20) and np.asarray(prep).min() < 128:
+        rot = detect_orientation(prep, timeout)  # upside down: profiles cannot tell, the reading can
+        if rot:
+            turned = prep.rotate(-rot, expand=True, fillcolor=255)
+            t2, c2 = _tsv_to_text(tesseract_words(turned, lang, psm, timeout))
+            if c2 > conf:
+                text, conf, rotated = t2, c2, rot
+    return OcrResult(text, conf, time.monotonic() - t0, angle, rotated)

@@ -1,0 +1,626 @@
+"""OCR post-correction for Vietnamese: fix what tesseract gets wrong without touching what it got right.
+
+A noisy channel, kept deliberately conservative because a "correction" of a correct word is worse than
+a missed fix (it silently changes a legal text):
+
+- **Which tokens.** Vietnamese writes one syllable per token from a closed inventory
+  (`quality.is_syllable`), so a token that is not a syllable, or a well-formed one that no dictionary
+  or dispatch knows ("nãm", "cợ"), is wrong and goes to its best candidate (capitalised ones only by
+  a known confusion or a diacritic: "Đạ Huoai", "Cư Jút" are real names). A known syllable is
+  replaced only when the language model prefers a look-alike by a wide margin and the word forms no
+  known pair with its neighbours ("tập thế," → "tập thể,"). The margin is 5 nats on clean text and
+  drops on pages whose share of non-words shows the OCR struggling, and for words tesseract doubted
+  (< 0.6). There is no "tesseract was sure" veto: harsh scans get 0.9+ on half their tone slips.
+- **Candidates** come from character-level confusion patterns (`data/postcorrect_confusions.tsv`,
+  "ứi"→"th", "rn"→"m", …), from syllables with the same letters but other diacritics (lost or wrong
+  tone/hook/circumflex; hỏi↔sắc cheapest), and from a fuzzy match one letter away; each carries a
+  channel cost. Spelling conventions (tỏa/toả) are never "corrections".
+- **Scoring**: interpolated syllable bigram model (`data/postcorrect_lm.tsv`, built by
+  `data/build_postcorrect.py` from public administrative PDFs, the project's name tables and the
+  underthesea/pyvi word lists; numbers are a `<num>` token, so "nãm 2022" → "năm 2022") − channel cost.
+- **Structure**: numbers, symbols and dates have shapes a language model cannot judge, so they get
+  their own repairs: "6794BND-TH" → "679/UBND-TH" (the code after the slash must be a known code from
+  `extractors/data`), "29:02/2074" in a 2024 letter → "29/02/2024" (only future outliers, never old
+  dates), "SỐ:^/UBND" → "Số: /UBND" (the blank for a hand-written number kept), specks (^ ~ ¬ „)
+  dropped, a table rule read as "|" turned into a tab.
+
+Every change is reported with its span in the input, the rule and a score, so callers can keep the
+original beside the repaired text and audit the corrector.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Optional
+
+from congvan.pipeline.quality import is_syllable, split_tone
+
+# --------------------------------------------------------------------------- result types
+
+
+@dataclass
+class Change:
+    start: int  # span in the input text
+    end: int
+    before: str
+    after: str
+    rule: str
+    score: float
+
+
+@dataclass
+class Corrected:
+    text: str
+    changes: list[Change] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- data
+_TONES = "\u0300\u0301\u0303\u0309\u0323"
+_MARKS = _TONES + "\u0302\u0306\u031b"  # tones + circumflex, breve, horn
+
+
+def _nfc(s: str) -> str:
+    return unicodedata.normalize("NFC", s)
+
+
+def skeleton(s: str) -> str:
+    """Letters without any diacritic, lower case: "Thường" → "thuong" (đ → d)."""
+    base = "".join(c for c in unicodedata.normalize("NFD", s.lower()) if c not in _MARKS)
+    return base.replace("đ", "d")
+
+
+def _read(package: str, name: str) -> str:
+    return resources.files(package).joinpath("data", name).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Rule:
+    wrong: str
+    right: str
+    where: str  # start | any | end
+    cost: float
+    example: str
+
+
+@lru_cache(maxsize=1)
+def confusion_rules() -> tuple[Rule, ...]:
+    rules = []
+    for line in _read("congvan.pipeline", "postcorrect_confusions.tsv").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        # Matched against lower-cased tokens (case is restored afterwards).
+        rules.append(Rule(_nfc(cols[0]).lower(), _nfc(cols[1]).lower(), cols[2], float(cols[3]), _nfc(cols[4]) if len(cols) > 4 else ""))
+    return tuple(rules)
+
+
+@dataclass
+class _LM:
+    uni: dict[str, tuple[int, int]]
+    bi: dict[tuple[str, str], tuple[int, int]]
+    by_skeleton: dict[str, list[str]]
+    skeletons: list[str]
+
+
+@lru_cache(maxsize=1)
+def _lm() -> _LM:
+    uni: dict[str, tuple[int, int]] = {}
+    bi: dict[tuple[str, str], tuple[int, int]] = {}
+    for line in _read("congvan.pipeline", "postcorrect_lm.tsv").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        kind, key, c, d = line.split("\t")
+        if kind == "U":
+            uni[key] = (int(c), int(d))
+        else:
+            a, b = key.split(" ")
+            bi[(a, b)] = (int(c), int(d))
+    by_sk: dict[str, list[str]] = {}
+    for s in uni:
+        by_sk.setdefault(skeleton(s), []).append(s)
+    return _LM(uni, bi, by_sk, sorted(by_sk))
+
+
+@lru_cache(maxsize=1)
+def known_codes() -> frozenset[str]:
+    """Codes that may follow the slash of a number (UBND, KH, NĐ, TTg…), from the extractors' tables."""
+    codes = set()
+    for name in ("doc_types.tsv", "issuer_codes.tsv", "ref_symbol_codes.tsv"):
+        try:
+            text = _read("congvan.extractors", name)
+        except (FileNotFoundError, ModuleNotFoundError):
+            continue
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                codes.add(line.split("\t")[0].strip())
+    codes.update({"UBND", "HĐND", "KH", "CT", "TB", "QĐ", "NĐ", "CP", "TTg", "VPCP", "SNV", "BNV"})
+    return frozenset(c for c in codes if c)
+
+
+# --------------------------------------------------------------------------- channel cost
+def _pieces(s: str) -> list[str]:
+    return list(unicodedata.normalize("NFD", s.lower()))
+
+
+# Tone marks that look alike in a blurred scan: the hook above (hỏi) and the acute (sắc) are both a
+# small stroke above the vowel and are tesseract's commonest slip; others are a little less likely.
+_MARK_PAIR = {
+    frozenset("\u0301\u0309"): 0.15,  # sắc ↔ hỏi
+    frozenset("\u0300\u0309"): 0.25,  # huyền ↔ hỏi
+    frozenset("\u0300\u0301"): 0.25,  # huyền ↔ sắc
+    frozenset("\u0303\u0309"): 0.25,  # ngã ↔ hỏi
+    frozenset("\u0303\u0301"): 0.25,  # ngã ↔ sắc
+}
+
+
+def _sub_cost(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    if a in _MARKS and b in _MARKS:
+        return _MARK_PAIR.get(frozenset((a, b)), 0.35)
+    if {a, b} == {"d", "đ"}:
+        return 0.4
+    return 1.0
+
+
+def _indel_cost(a: str) -> float:
+    if a in _TONES:
+        return 0.3  # a tone lost or a speck read as one
+    return 0.35 if a in _MARKS else 1.0
+
+
+@lru_cache(maxsize=100_000)
+def edit_cost(a: str, b: str) -> float:
+    """Weighted edit distance over decomposed letters: a lost or wrong diacritic costs 0.35, a letter 1."""
+    x, y = _pieces(a), _pieces(b)
+    prev = [0.0]
+    for ch in y:
+        prev.append(prev[-1] + _indel_cost(ch))
+    for ca in x:
+        cur = [prev[0] + _indel_cost(ca)]
+        for j, cb in enumerate(y, 1):
+            cur.append(min(prev[j] + _indel_cost(ca), cur[j - 1] + _indel_cost(cb), prev[j - 1] + _sub_cost(ca, cb)))
+        prev = cur
+    return prev[-1]
+
+
+# --------------------------------------------------------------------------- candidates and scores
+def _apply_rules(word: str) -> list[tuple[str, float, str]]:
+    out = []
+    for r in confusion_rules():
+        if r.where == "start":
+            if word.startswith(r.wrong):
+                out.append((r.right + word[len(r.wrong):], r.cost, f"{r.wrong}→{r.right}"))
+            continue
+        i = word.find(r.wrong)
+        while i != -1:
+            if r.where == "any" or i + len(r.wrong) == len(word):
+                out.append((word[:i] + r.right + word[i + len(r.wrong):], r.cost, f"{r.wrong}→{r.right}"))
+            i = word.find(r.wrong, i + 1)
+    return out
+
+
+@lru_cache(maxsize=50_000)
+def candidates(tok: str, fuzzy: bool = True) -> tuple[tuple[str, float, str], ...]:
+    """(known syllable, channel cost, rule) for a lower-case token; cheapest route per syllable."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
+    lm = _lm()
+    best: dict[str, tuple[float, str]] = {}
+
+    def offer(w: str, cost: float, rule: str) -> None:
+        if w in lm.uni and (w not in best or cost < best[w][0]):
+            best[w] = (cost, rule)
+
+    frontier = [(tok, 0.0, "")]
+    seen = {tok}
+    for _depth in range(2):
+        nxt = []
+        for word, cost, rule in frontier:
+            for cand, c, name in _apply_rules(word):
+                if cand not in seen and len(cand) <= 10:
+                    seen.add(cand)
+                    nxt.append((cand, cost + c, (rule + "+" if rule else "") + name))
+        frontier = nxt
+        for word, cost, rule in nxt:
+            for w in lm.by_skeleton.get(skeleton(word), ()):
+                extra = edit_cost(word, w)
+                if extra <= 0.8:
+                    offer(w, cost + extra, "confusion:" + rule + ("+marks" if extra else ""))
+    for w in lm.by_skeleton.get(skeleton(tok), ()):
+        if w != tok:
+            offer(w, edit_cost(tok, w), "marks")
+    if fuzzy and len(tok) >= 3:
+        sk = skeleton(tok)
+        for key, _d, _i in process.extract(sk, lm.skeletons, scorer=Levenshtein.distance, score_cutoff=1, limit=30):
+            for w in lm.by_skeleton[key]:
+                offer(w, edit_cost(tok, w), "edit")
+    best.pop(tok, None)
+    same = split_tone(tok)
+    for w in [w for w in best if split_tone(w) == same]:
+        del best[w]  # "tỏa"/"toả": the same syllable with the tone placed by another convention
+    return tuple((w, c, r) for w, (c, r) in best.items())
+
+
+DICT_PAIR = 3.0  # a dictionary word counts like this many sightings of its syllable pair
+BACKOFF = 200.0  # weight of the unigram distribution inside each bigram distribution
+
+
+@lru_cache(maxsize=1)
+def _totals() -> tuple[dict[str, float], float]:
+    """Per-syllable mass of its right-hand bigrams (corpus + dictionary), and the unigram total."""
+    lm = _lm()
+    left: dict[str, float] = {}
+    for (a, _b), (c, d) in lm.bi.items():
+        left[a] = left.get(a, 0.0) + c + DICT_PAIR * d
+    total = sum(c + 0.3 * d + 0.5 for c, d in lm.uni.values())
+    return left, total
+
+
+def _p_uni(w: str) -> float:
+    c, d = _lm().uni.get(w, (0, 0))
+    return (c + 0.3 * d + 0.5) / _totals()[1]
+
+
+def _p_bi(a: str, b: str) -> float:
+    """P(b | a), interpolated with the unigram: a small corpus must not make unseen pairs impossible."""
+    c, d = _lm().bi.get((a, b), (0, 0))
+    return (c + DICT_PAIR * d + BACKOFF * _p_uni(b)) / (_totals()[0].get(a, 0.0) + BACKOFF)
+
+
+def _ctx(a: Optional[str], b: Optional[str]) -> float:
+    """Evidence that a and b belong together (0 when no pair is known)."""
+    if not a or not b:
+        return 0.0
+    c, d = _lm().bi.get((a, b), (0, 0))
+    return math.log(1 + c + 8 * d)
+
+
+W_COST = 2.5
+
+
+def _score(w: str, left: Optional[str], right: Optional[str], cost: float) -> tuple[float, float]:
+    """log P(w | left) + log P(right | w) − channel cost; and the raw pair evidence."""
+    lp = math.log(_p_bi(left, w)) if left else math.log(_p_uni(w))
+    if right:
+        lp += math.log(_p_bi(w, right)) - math.log(_p_uni(right))  # normalised: comparable across w
+    return lp - W_COST * cost, _ctx(left, w) + _ctx(w, right)
+
+
+# --------------------------------------------------------------------------- tokens
+_TOKEN = re.compile(r"[!|]?[^\W\d_]+|\d+")
+_BOUNDARY = re.compile(r"[\s\d.,;:!?()\[\]\"'“”‘’/\-–—…%*]")
+NUM = "<num>"  # numbers are context only (never corrected here), as in the LM
+_ROMAN = re.compile(r"^[IVXLC]+$")
+
+
+@dataclass
+class _Tok:
+    start: int
+    end: int
+    text: str
+    low: str
+    left: Optional[int]  # index of the previous token when only spaces separate them
+    right: Optional[int]
+    conf: Optional[float]
+    fixed: Optional[str] = None  # lower-case corrected form
+    rule: str = ""
+    score: float = 0.0
+
+
+def _match_case(src: str, dst: str) -> str:
+    letters = [c for c in src if c.isalpha()]
+    if len(letters) >= 2 and all(c.isupper() for c in letters):
+        return dst.upper()
+    if letters and letters[0].isupper() or (src[:1] in "!|" and len(src) > 1 and src[1].isupper()):
+        return dst[:1].upper() + dst[1:]
+    return dst
+
+
+def _is_code(tok: str) -> bool:
+    """All-caps ASCII (+Đ) tokens such as UBND, PAPI, SIPAS: codes, not syllables."""
+    return len(tok) >= 2 and tok.isupper() and all(ord(c) < 128 or c == "Đ" for c in tok)
+
+
+def _tokens(text: str, confidences: Optional[dict]) -> list[_Tok]:
+    keys = sorted(confidences) if confidences else []
+    toks: list[_Tok] = []
+    for m in _TOKEN.finditer(text):
+        conf = None
+        if keys:
+            k = bisect.bisect_right(keys, m.start()) - 1
+            if k >= 0:
+                v = float(confidences[keys[k]])
+                conf = v / 100.0 if v > 1.0 else v
+        low = _nfc(m.group(0).lower())
+        toks.append(_Tok(m.start(), m.end(), m.group(0), low, None, None, conf))
+    for i in range(1, len(toks)):
+        gap = text[toks[i - 1].end:toks[i].start]
+        if gap.strip() == "" and gap.count("\n") <= 1:  # a wrapped line continues the sentence
+            toks[i].left, toks[i - 1].right = i - 1, i
+    return toks
+
+
+def _neigh(toks: list[_Tok], i: Optional[int]) -> Optional[str]:
+    if i is None:
+        return None
+    t = toks[i]
+    if t.low.isdigit():
+        return NUM
+    w = t.fixed or t.low
+    return w if w in _lm().uni else None
+
+
+# --------------------------------------------------------------------------- the word pass
+MAX_COST = 1.5  # beyond this a candidate for a non-word is a guess, not a correction
+# Replacing a known syllable needs this much log-odds gain (LM + channel). 5.0 leaves clean text
+# untouched; on pages whose share of non-words shows OCR trouble the bar drops towards MIN_MARGIN.
+VALID_MARGIN = 5.0
+MIN_MARGIN = 2.5
+# Known syllables tesseract scored < 0.6 were wrong ~60 % of the time on a harsh scan, vs ~8 % at
+# 0.9+: about 2.5 nats of prior odds.
+LOWCONF_BONUS = 2.5
+MIN_MARGIN_LOWCONF = 1.5
+CLEAN_NOISE = 0.002  # share of non-words on a good scan
+NOISE_PRIOR = 300  # pseudo-tokens at the clean rate
+# No "tesseract is sure" cut-off for known syllables: on harsh scans it reports 0.9+ for half of its
+# tone slips (thí/thi, biếu/biểu), so only context can tell.
+
+
+def _fix_unknown(toks: list[_Tok], i: int) -> None:
+    t = toks[i]
+    low = t.low
+    left, right = _neigh(toks, t.left), _neigh(toks, t.right)
+    cands = candidates(low, fuzzy=True)
+    if not cands:
+        return
+    structurally_ok = is_syllable(low)
+    max_cost = MAX_COST if len(low) >= 3 else 1.0
+    if t.conf is not None and t.conf >= 0.93 and low.isascii():
+        max_cost = 0.5  # tesseract sure of a plain-ASCII non-syllable: a name or foreign word
+    elif t.text[:1].isupper() and t.text[1:].islower():
+        max_cost = min(max_cost, 0.9)  # capitalised: maybe a minority place name (Đạ Huoai, Cư Jút);
+        # only a known confusion or a diacritic slip, not a letter guess
+    scored = []
+    for w, cost, rule in cands:
+        if cost > max_cost:
+            continue
+        s, ctx = _score(w, left, right, cost)
+        scored.append((s, ctx, w, rule))
+    if not scored:
+        return
+    scored.sort(reverse=True)
+    s, ctx, w, rule = scored[0]
+    if structurally_ok:
+        base, _ = _score(low, left, right, 0.0)
+        if s - base < 0.5:
+            return
+    t.fixed, t.rule, t.score = w, rule, round(s, 2)
+
+
+def _margin(noise: float, low_conf: bool = False) -> float:
+    """Score gain a known syllable's replacement needs: high on clean pages, lower on pages whose
+    share of non-words shows the OCR is struggling (the prior odds of any word being wrong rise),
+    and lower again for a word tesseract itself doubted."""
+    m = VALID_MARGIN - math.log(max(1.0, noise / CLEAN_NOISE))
+    if low_conf:
+        return max(MIN_MARGIN_LOWCONF, m - LOWCONF_BONUS)
+    return max(MIN_MARGIN, m)
+
+
+def page_noise(toks: list[_Tok]) -> float:
+    """Share of word tokens that are neither known syllables nor codes."""
+    uni = _lm().uni
+    words = [t for t in toks if len(t.low) >= 2 and not _is_code(t.text) and not t.low.isdigit()]
+    bad = sum(1 for t in words if t.low not in uni)
+    # Shrunk towards the clean rate: one odd name in a short text is not evidence of bad OCR.
+    return (bad + NOISE_PRIOR * CLEAN_NOISE) / (len(words) + NOISE_PRIOR)
+
+
+def _fix_known(toks: list[_Tok], i: int, noise: float = 0.0) -> Optional[tuple[str, str, float]]:
+    """(replacement, rule, gain) for a known syllable that context overrules, else None."""
+    t = toks[i]
+    if _ROMAN.match(t.text) or (t.text.isupper() and len(t.text) <= 4 and t.text.isascii()):
+        return  # roman numerals and short codes (XI, TU) are not syllables in context
+    left, right = _neigh(toks, t.left), _neigh(toks, t.right)
+    if left is None and right is None:
+        return
+    low_conf = t.conf is not None and t.conf < 0.6
+    own, own_ctx = _score(t.low, left, right, 0.0)
+    if own_ctx > 0:
+        return  # the word already forms a known pair with a neighbour
+    margin = _margin(noise, low_conf)
+    best = None
+    for w, cost, rule in candidates(t.low, fuzzy=False):
+        if cost > 0.8:
+            continue
+        s, ctx = _score(w, left, right, cost)
+        if ctx > 0 and s - own >= margin and (best is None or s > best[0]):
+            best = (s, w, rule)
+    if best:
+        return best[1], "context:" + best[2], round(best[0] - own, 2)
+    return None
+
+
+def _word_pass(text: str, confidences: Optional[dict], blocked: list[tuple[int, int]]) -> list[Change]:
+    toks = _tokens(text, confidences)
+    uni = _lm().uni
+
+    def skip(t: _Tok) -> bool:
+        if len(t.low) < 2 or len(t.low) > 9 or t.low.isdigit():
+            return True
+        before = text[t.start - 1] if t.start else " "
+        after = text[t.end] if t.end < len(text) else " "
+        if not (_BOUNDARY.match(before) and _BOUNDARY.match(after)):
+            return True  # a piece of a longer run glued to a symbol (th°ởng): not a word of its own
+        if _is_code(t.text) and not is_syllable(t.text):
+            return True
+        return any(a < t.end and t.start < b for a, b in blocked)
+
+    unknown = [i for i, t in enumerate(toks) if not skip(t) and t.low not in uni]
+    for _round in range(2):  # second round sees its neighbours' corrections
+        for i in unknown:
+            _fix_unknown(toks, i)
+    noise = page_noise(toks)
+    # Decided against the text as read, applied together: one context change must not license the
+    # next ("bị bỏ" → "bi bỏ" → "bi bô").
+    decided = {i: _fix_known(toks, i, noise) for i, t in enumerate(toks)
+               if not skip(t) and t.low in uni and is_syllable(t.low)}
+    for i, d in decided.items():
+        if d:
+            toks[i].fixed, toks[i].rule, toks[i].score = d
+    out = []
+    for t in toks:
+        if t.fixed and t.fixed != t.low:
+            after = _match_case(t.text, t.fixed)
+            if after != t.text:
+                out.append(Change(t.start, t.end, t.text, after, t.rule, t.score))
+    return out
+
+
+# --------------------------------------------------------------------------- structure repairs
+_SO_LINE = re.compile(r"(?m)^([ \t]*)(S[ỐốÓóỒồỎỏÔôOo06][ \t]*[:;.]?)([ \t]*[\^~`'’\"*°.,]*[ \t]*)(\d*)([ \t]*/)(?=[ \t]*[A-ZĐ])")
+_SLASH_SUBS = [("4", "/U"), ("l", "/"), ("I", "/"), ("|", "/"), ("1", "/"), ("7", "/"), ("", "/")]
+_NUMSYM = re.compile(r"(?<![\w/])(\d{1,5})([0-9lI|/]?[A-ZĐ][A-ZĐa-z]{0,7})((?:-[A-ZĐ][A-ZĐa-z0-9]{0,8})+)(?![\w/])")
+# A separator misread as : ; . l I | beside a real slash ("-" and "," are left: "tháng 11-12/2024").
+_DATE = re.compile(r"(?<![\d/])(\d{1,2})([ \t]?[/:;.lI|][ \t]?)(\d{1,2})([ \t]?[/:;.lI|][ \t]?)((?:19|20)\d\d|[12]\d{3})(?!\d)")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+
+
+def _symbol_fixes(text: str) -> list[Change]:
+    """"6794BND-TH" → "679/UBND-TH": the slash misread; accepted only if a known code follows it."""
+    codes = known_codes()
+    out = []
+    for m in _NUMSYM.finditer(text):
+        tok = m.group(0)
+        digits = m.group(1)
+        for k in range(len(digits), 0, -1):
+            head, rest = tok[:k], tok[k:]
+            found = None
+            for wrong, right in _SLASH_SUBS:
+                if wrong and not rest.startswith(wrong):
+                    continue
+                cand = right + rest[len(wrong):]
+                code = cand[1:].split("-")[0]
+                if code in codes:
+                    found = head + cand
+                    break
+            if found:
+                out.append(Change(m.start(), m.end(), tok, found, "structure:symbol-slash", 1.0))
+                break
+    return out
+
+
+def _date_fixes(text: str) -> list[Change]:
+    """Date separators misread (29:02/2024) and years far from the document's other years (2074)."""
+    years = Counter(int(y) for y in _YEAR.findall(text))
+    out = []
+    for m in _DATE.finditer(text):
+        d, s1, mo, s2, y = m.groups()
+        if not (1 <= int(d) <= 31 and 1 <= int(mo) <= 12):
+            continue
+        seps = (s1.strip(), s2.strip())
+        if "/" not in seps:
+            continue  # 15.10.2024 and 15-10-2024 are legitimate styles
+        new_y = _plausible_year(int(y), years)
+        fixed = f"{d}/{mo}/{new_y}"
+        if fixed != m.group(0):
+            out.append(Change(m.start(), m.end(), m.group(0), fixed, "structure:date", 1.0))
+    # "năm 2074" in a 2024 letter
+    for m in re.finditer(r"(?<=năm )(\d{4})(?!\d)", text):
+        new_y = _plausible_year(int(m.group(1)), years)
+        if str(new_y) != m.group(1):
+            out.append(Change(m.start(), m.end(), m.group(1), str(new_y), "structure:year", 1.0))
+    return out
+
+
+def _plausible_year(y: int, years: Counter) -> int:
+    """A year more than 10 years from every other year in the text → the commonest year one digit away."""
+    others = Counter({k: v for k, v in years.items() if k != y})
+    if sum(others.values()) < 2 or (1900 <= y <= max(others) + 5):
+        return y  # too little evidence, or a possible year (old dates are real: "28/6/1909")
+    s = str(y)
+    best, best_n = y, 0
+    for k, n in others.items():
+        ks = str(k)
+        if len(ks) == len(s) and sum(a != b for a, b in zip(ks, s)) == 1 and n > best_n and n >= years[y]:
+            best, best_n = k, n
+    return best
+
+
+def _so_fixes(text: str) -> list[Change]:
+    """Line-initial "SỐ:^/UBND", "Só: /", "S6:" → "Số: /": the number label read wrong, junk dropped."""
+    out = []
+    for m in _SO_LINE.finditer(text):
+        label, junk, digits, slash = m.group(2), m.group(3), m.group(4), m.group(5)
+        ws = re.sub(r"\S", "", junk) or " "  # keep the blank left for a hand-written number
+        fixed = "Số:" + ws + digits + slash.strip()
+        before = text[m.start(2):m.end(5)]
+        if before != fixed:
+            out.append(Change(m.start(2), m.end(5), before, fixed, "structure:so-label", 1.0))
+    return out
+
+
+# Standalone specks: tokens made of ^ ~ ` ¬ „ ˆ _ (possibly with * — -), never text in a dispatch.
+_JUNK = re.compile(r"(?m)(?:(?<=\s)|^)(?=[*—\-]*[\^~`¬„ˆ_])[\^~`¬„ˆ_*—\-]+(?:[ \t]+|$)")
+_TABLE_RULE = re.compile(r"(?<=\S)[ \t]+\|[ \t]+(?=\S)")  # a table's vertical rule read as "|"
+_DOUBLE_DASH = re.compile(r"(?<= )(?:—-|-—|--)(?= )")
+
+
+def _junk_fixes(text: str) -> list[Change]:
+    """Specks and rules read as characters: junk tokens dropped, a table rule "|" becomes a tab
+    (a cell boundary), a doubled dash becomes one."""
+    out = [Change(m.start(), m.end(), m.group(0), "", "structure:junk", 1.0) for m in _JUNK.finditer(text)]
+    out += [Change(m.start(), m.end(), m.group(0), "\t", "structure:table-rule", 1.0) for m in _TABLE_RULE.finditer(text)]
+    out += [Change(m.start(), m.end(), m.group(0), "-", "structure:dash", 1.0) for m in _DOUBLE_DASH.finditer(text)]
+    return out
+
+
+# --------------------------------------------------------------------------- entry points
+def postcorrect(text: str, *, confidences: dict | None = None) -> Corrected:
+    """Repair OCR errors in Vietnamese `text`; `confidences` maps a word's start offset to tesseract's
+    confidence (0–1 or 0–100), see `confidences_from_tsv`. Offsets in the changes refer to `text`."""
+    if not text:
+        return Corrected(text, [])
+    structural: list[Change] = []
+    for fn in (_so_fixes, _symbol_fixes, _date_fixes, _junk_fixes):
+        for ch in fn(text):
+            if all(ch.end <= c.start or ch.start >= c.end for c in structural):
+                structural.append(ch)
+    words = _word_pass(text, confidences, [(c.start, c.end) for c in structural])
+    changes = sorted(structural + words, key=lambda c: c.start)
+    out, pos = [], 0
+    for c in changes:
+        out.append(text[pos:c.start])
+        out.append(c.after)
+        pos = c.end
+    out.append(text[pos:])
+    return Corrected("".join(out), changes)
+
+
+def confidences_from_tsv(data: dict, text: str) -> dict[int, float]:
+    """{start offset in `text`: confidence 0–1} for tesseract `image_to_data` words found in `text`
+    (the text `ocr._tsv_to_text` built from the same data), matched in order."""
+    out: dict[int, float] = {}
+    pos = 0
+    for word, conf in zip(data.get("text", []), data.get("conf", [])):
+        word = _nfc((word or "").strip())
+        try:
+            c = float(conf)
+        except (TypeError, ValueError):
+            continue
+        if not word or c < 0:
+            continue
+        i = text.find(word, pos)
+        if i == -1:
+            continue
+        out[i] = c / 100.0
+        pos = i + len(word)
+    return out

@@ -1,0 +1,181 @@
+-- congvan store: DuckDB DDL. Idempotent (run on every write-mode open); the
+-- schema version lives in `meta`. Analyst views and macros are in views.sql.
+--
+-- Ids: documents.id is the first 16 hex digits of the file's sha256, so the
+-- same bytes get the same id in every database and export (no uuid bookkeeping);
+-- documents.sha256 keeps the full digest. Child tables carry document_id plus a
+-- 0-based `ordinal` (the item's position in the record) and spell provenance as
+-- prov_page, prov_start, prov_end (character span in texts.text), prov_method,
+-- prov_confidence. No foreign keys: DuckDB cannot update a referenced row, and
+-- one transaction per document keeps the tables consistent anyway.
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS documents (
+    id                  VARCHAR PRIMARY KEY,   -- sha256[:16]
+    sha256              VARCHAR NOT NULL UNIQUE,
+    number              VARCHAR,               -- "1023/KH-UBND"; NULL when left blank
+    symbol              VARCHAR,               -- "KH-UBND"
+    doc_type            VARCHAR,               -- "KH", "CV", ...
+    doc_key             VARCHAR,               -- the key references use to cite this document
+    issuer_name         VARCHAR,
+    issuer_level        VARCHAR,
+    issuer_locality     VARCHAR,
+    issuer_parent       VARCHAR,
+    place               VARCHAR,
+    issued_date         VARCHAR,               -- as in the record: YYYY-MM-DD | YYYY-MM | YYYY
+    issued_on           DATE,                  -- only when issued_date is a full day
+    issued_precision    VARCHAR,               -- 'day' | 'month' | 'year' | NULL
+    subject             VARCHAR,
+    signer_name         VARCHAR,
+    signer_title        VARCHAR,
+    signer_authority    VARCHAR,
+    signer_on_behalf_of VARCHAR,
+    urgency             VARCHAR,
+    secrecy             VARCHAR,
+    text_source         VARCHAR,               -- 'text_layer' | 'ocr' | 'mixed'
+    pages               INTEGER,
+    pipeline_version    VARCHAR,
+    ingested_at         TIMESTAMP NOT NULL,    -- UTC, first time these bytes were stored
+    extracted_at        TIMESTAMP NOT NULL,    -- UTC, last (re-)extraction written
+    path                VARCHAR,               -- where the file is kept (archive), if known
+    original_name       VARCHAR,               -- the file name as it arrived in the inbox
+    copy_of             VARCHAR,               -- documents.id of the first copy of a re-scanned dispatch
+    record_json         JSON NOT NULL          -- the whole contract Record as extracted, except `text` (in texts)
+);
+
+-- Every time a file is seen (including byte-identical duplicates): where and when.
+CREATE TABLE IF NOT EXISTS files (
+    sha256        VARCHAR NOT NULL,
+    path          VARCHAR,
+    original_name VARCHAR,
+    seen_at       TIMESTAMP NOT NULL,
+    status        VARCHAR NOT NULL            -- 'inserted' | 'duplicate' | 'copy' | 'reextracted'
+);
+
+-- The full repaired text (Record.text), kept out of record_json so it is stored once.
+CREATE TABLE IF NOT EXISTS texts (
+    document_id VARCHAR PRIMARY KEY,
+    text        VARCHAR NOT NULL
+);
+
+-- What fts indexes, rebuilt from v_documents + texts whenever the index is refreshed:
+-- number · subject (corrected) · text, with đ→d (fts lowercases and strips the other marks).
+CREATE TABLE IF NOT EXISTS search_corpus (
+    document_id VARCHAR,
+    search_text VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS pages (
+    document_id    VARCHAR NOT NULL,
+    number         INTEGER NOT NULL,
+    text_source    VARCHAR,                    -- 'text_layer' | 'repaired_layer' | 'ocr'
+    reason         VARCHAR,
+    chars          INTEGER,
+    ocr_confidence DOUBLE,
+    start          INTEGER                     -- offset of the page's first character in texts.text
+);
+
+-- References as edges: document_id cites `key`; resolved in views by matching documents.doc_key.
+CREATE TABLE IF NOT EXISTS doc_references (
+    document_id     VARCHAR NOT NULL,
+    ordinal         INTEGER NOT NULL,
+    key             VARCHAR NOT NULL,
+    raw             VARCHAR,
+    doc_type        VARCHAR,
+    number          VARCHAR,
+    date            VARCHAR,
+    issuer          VARCHAR,
+    citation        VARCHAR,                   -- 'can_cu' | 'thuc_hien' | 'theo' | 'other'
+    prov_page       INTEGER,
+    prov_start      INTEGER,
+    prov_end        INTEGER,
+    prov_method     VARCHAR,
+    prov_confidence DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS movements (
+    document_id     VARCHAR NOT NULL,
+    ordinal         INTEGER NOT NULL,
+    name            VARCHAR,
+    canonical       VARCHAR,
+    period          VARCHAR,
+    launched_by     VARCHAR,
+    prov_page       INTEGER,
+    prov_start      INTEGER,
+    prov_end        INTEGER,
+    prov_method     VARCHAR,
+    prov_confidence DOUBLE
+);
+
+-- Extracted tasks. Their workflow status lives in task_status (keyed by sha256 +
+-- task_key) so that re-extraction, which rewrites this table, never loses it.
+CREATE TABLE IF NOT EXISTS tasks (
+    document_id     VARCHAR NOT NULL,
+    ordinal         INTEGER NOT NULL,
+    task_key        VARCHAR NOT NULL,          -- hash of normalised (assignee, text): stable across re-extraction
+    item            VARCHAR,
+    text            VARCHAR,
+    assignee        VARCHAR,
+    coordinators    VARCHAR[],
+    deadline        VARCHAR,                   -- ISO date, YYYY-MM, YYYY-Qn or 'recurring'
+    deadline_on     DATE,                      -- the last day the deadline allows, when it is a date/month/quarter/year
+    prov_page       INTEGER,
+    prov_start      INTEGER,
+    prov_end        INTEGER,
+    prov_method     VARCHAR,
+    prov_confidence DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS recipients (
+    document_id VARCHAR NOT NULL,
+    ordinal     INTEGER NOT NULL,
+    name        VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS distribution (
+    document_id VARCHAR NOT NULL,
+    ordinal     INTEGER NOT NULL,
+    name        VARCHAR
+);
+
+-- Scalar field provenance: Record.provenance, field path -> where it was read.
+CREATE TABLE IF NOT EXISTS provenance (
+    document_id     VARCHAR NOT NULL,
+    field           VARCHAR NOT NULL,          -- "number", "issuer.name", "signer.name", ...
+    prov_page       INTEGER,
+    prov_start      INTEGER,
+    prov_end        INTEGER,
+    prov_method     VARCHAR,
+    prov_confidence DOUBLE
+);
+
+-- Human corrections, append-only; the latest per (sha256, field) wins in v_documents
+-- and in exports. Keyed by sha256, never touched by (re-)extraction.
+CREATE SEQUENCE IF NOT EXISTS corrections_seq;
+CREATE TABLE IF NOT EXISTS corrections (
+    id     BIGINT PRIMARY KEY DEFAULT nextval('corrections_seq'),
+    sha256 VARCHAR NOT NULL,
+    field  VARCHAR NOT NULL,                   -- record field path: "subject", "issuer.name", ...
+    value  JSON,                               -- the corrected value as JSON ('null' = known to be empty)
+    author VARCHAR,
+    "at"   TIMESTAMP NOT NULL,
+    note   VARCHAR
+);
+
+-- Task workflow status, one row per task, surviving re-ingestion and re-extraction.
+CREATE TABLE IF NOT EXISTS task_status (
+    sha256   VARCHAR NOT NULL,
+    task_key VARCHAR NOT NULL,
+    status   VARCHAR NOT NULL DEFAULT 'open',  -- 'open' | 'in_progress' | 'done' | 'cancelled'
+    note     VARCHAR,
+    author   VARCHAR,
+    "at"     TIMESTAMP NOT NULL,
+    PRIMARY KEY (sha256, task_key)
+);
+
+INSERT INTO meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING;
+INSERT INTO meta VALUES ('fts_stale', 'true') ON CONFLICT DO NOTHING;

@@ -1,0 +1,84 @@
+"""OCR helpers and OCR post-correction: fast checks (no tesseract) plus one small real OCR run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from congvan.pipeline.bench_ocr import bag_cer, cer, wer
+from congvan.pipeline.ocr import _tsv_to_text, estimate_skew, ocr_image, to_grey
+from congvan.pipeline.repair import correct_token, postcorrect_ocr
+
+FONT = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
+
+
+@pytest.mark.parametrize(
+    "wrong,right",
+    [("ứii", "thi"), ("ửiực", "thực"), ("tìiôn", "thôn"), ("Chrnh", "Chính"), ("đorn", "đơn"),
+     ("ứiưởng", "thưởng"), ("tiêp", "tiếp")],
+)
+def test_confusions_fixed(wrong, right):
+    assert correct_token(wrong) == right
+
+
+@pytest.mark.parametrize("word", ["Vê", "thi", "UBND", "cơ", "trường", "Index", "HĐND"])
+def test_valid_or_foreign_words_untouched(word):
+    assert correct_token(word) == word
+
+
+def test_structure_repairs():
+    out = postcorrect_ocr("Số: 6794BND-TH Thái Bình, ngày99 tháng 3 năm2024. Độc !ập - Tự do").text
+    assert "679/UBND-TH" in out
+    assert "ngày 99 tháng 3 năm 2024" in out
+    assert "Độc lập" in out
+
+
+def test_structure_repairs_leave_good_text():
+    good = "Số: 679/UBND-TH ngày 15 tháng 3 năm 2024; 4 BND là không có thật"
+    assert postcorrect_ocr(good).text == good
+
+
+def test_red_channel_drops_red_stamp():
+    img = Image.new("RGB", (200, 100), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((10, 10, 90, 90), fill=(220, 30, 30))  # seal red
+    d.rectangle((110, 10, 190, 90), fill=(0, 0, 0))  # print black
+    g = np.asarray(to_grey(img, "red"))
+    assert g[50, 50] > 200 and g[50, 150] < 30
+    assert np.asarray(to_grey(img, "luma"))[50, 50] < 120
+
+
+def test_skew_estimate():
+    img = Image.new("L", (800, 600), 255)
+    d = ImageDraw.Draw(img)
+    for y in range(60, 560, 25):
+        d.rectangle((60, y, 740, y + 8), fill=0)
+    assert abs(estimate_skew(img)) < 0.3
+    assert abs(estimate_skew(img.rotate(2.0, fillcolor=255)) + 2.0) <= 0.5
+
+
+def test_tsv_reading_order_and_confidence():
+    data = {"text": ["Kính", "gửi:", "", "Sở", "Nội", "vụ"], "conf": [90, 80, -1, 70, 60, "50"],
+            "block_num": [1, 1, 1, 2, 2, 2], "par_num": [1, 1, 1, 1, 1, 1], "line_num": [1, 1, 1, 1, 1, 2]}
+    text, conf = _tsv_to_text(data)
+    assert text == "Kính gửi:\n\nSở Nội\nvụ"
+    assert abs(conf - 0.7) < 1e-9
+
+
+def test_metrics():
+    assert cer("abc", "abc") == 0 and cer("abcd", "abXd") == 0.25
+    assert wer("a b c d", "a b x d") == 0.25
+    assert bag_cer("x y\nz", "z x y") == 0
+
+
+def test_ocr_reads_vietnamese_line():
+    if not FONT.exists():
+        pytest.skip("Liberation Serif not installed")
+    img = Image.new("RGB", (1500, 140), "white")
+    ImageDraw.Draw(img).text((30, 40), "Cộng hòa xã hội chủ nghĩa Việt Nam", font=ImageFont.truetype(str(FONT), 48),
+                             fill="black")
+    res = ocr_image(img, "vie", timeout=60)
+    assert "Cộng hòa xã hội chủ nghĩa Việt Nam" in res.text
+    assert res.confidence > 0.7

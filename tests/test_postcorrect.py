@@ -1,0 +1,149 @@
+"""OCR post-correction: each confusion rule, no damage to correct text, number/date repairs, CER gain."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from congvan.pipeline.postcorrect import (
+    Corrected,
+    confidences_from_tsv,
+    confusion_rules,
+    edit_cost,
+    known_codes,
+    postcorrect,
+)
+
+
+def _low_conf(text: str, conf: float = 0.5) -> dict[int, float]:
+    """Every word marked as tesseract-unsure (as harsh-scan words are)."""
+    return {m.start(): conf for m in re.finditer(r"\S+", text)}
+
+
+RULES = confusion_rules()
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[f"{r.wrong}->{r.right}" for r in RULES])
+def test_each_confusion_rule(rule):
+    observed, expected = (s.strip() for s in rule.example.split("→"))
+    out = postcorrect(observed, confidences=_low_conf(observed))
+    assert out.text == expected, [(c.before, c.after, c.rule) for c in out.changes]
+
+
+def test_rules_are_character_patterns_not_words():
+    for r in RULES:
+        assert len(r.wrong) <= 3 and r.where in ("start", "any", "end")
+
+
+CLEAN = (
+    "ỦY BAN NHÂN DÂN\nTỈNH HÀ NAM\nSố: 1234/UBND-VP\nV/v triển khai công tác chuyển đổi số năm 2025\n"
+    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\nHà Nam, ngày 12 tháng 3 năm 2025\n"
+    "Kính gửi: Các sở, ban, ngành; Ủy ban nhân dân các huyện, thành phố.\n"
+    "Thực hiện Nghị quyết số 57-NQ/TW ngày 22/12/2024 của Bộ Chính trị và Quyết định số 749/QĐ-TTg "
+    "ngày 03/6/2020 của Thủ tướng Chính phủ, Ủy ban nhân dân tỉnh yêu cầu các cơ quan, đơn vị tập trung "
+    "thực hiện tốt những nhiệm vụ sau: đẩy mạnh cải cách hành chính, nâng cao chất lượng phục vụ người dân "
+    "và doanh nghiệp; vì lợi ích chung, mỗi cán bộ, công chức phải gương mẫu, dám nghĩ, dám làm; cả nước "
+    "thi đua thực hiện thắng lợi kế hoạch phát triển kinh tế - xã hội giai đoạn 2021-2025. Báo cáo kết quả "
+    "về Sở Nội vụ trước ngày 15/11/2025 để tổng hợp, báo cáo Chủ tịch UBND tỉnh; nhân dịp kỷ niệm 115 năm "
+    "thành lập tỉnh (28/6/1909 - 28/6/2024) tổ chức thăm quan học tập ngay sau Tết.\n"
+    "KT. CHỦ TỊCH\nPHÓ CHỦ TỊCH\nNguyễn Văn Hùng\nNơi nhận:\n- Như trên;\n- Lưu: VT, NC.\n"
+)
+
+
+def test_clean_text_is_untouched():
+    out = postcorrect(CLEAN)
+    assert out.changes == [] and out.text == CLEAN
+
+
+def test_clean_text_untouched_even_when_tesseract_is_sure():
+    out = postcorrect(CLEAN, confidences=_low_conf(CLEAN, 0.96))
+    assert out.changes == []
+
+
+def test_symbol_slash_repair():
+    assert "UBND" in known_codes() and "TTg" in known_codes()
+    assert postcorrect("Số: 6794BND-TH").text == "Số: 679/UBND-TH"
+    assert postcorrect("Công văn số 1023lKH-UBND ngày").text == "Công văn số 1023/KH-UBND ngày"
+    # a real code after a real slash, and unknown codes, are left alone
+    assert postcorrect("số 1023/KH-UBND và 45ABC-XY").changes == []
+
+
+def test_date_repairs():
+    text = "Hà Nội, ngày 29:02/2074. Căn cứ Luật năm 2024, Nghị định ngày 15/10/2024 và 07/4/2024."
+    out = postcorrect(text)
+    assert "29/02/2024" in out.text
+    # old dates are real, dotted dates are a legitimate style
+    keep = "thành lập tỉnh (28/6/1909 - 28/6/2024), ngày 15.10.2024, năm 2024"
+    assert postcorrect(keep).changes == []
+
+
+def test_year_needs_evidence():
+    # one other year only: not enough to call 2074 wrong
+    assert postcorrect("ngày 3/4/2074 và năm 2024").text == "ngày 3/4/2074 và năm 2024"
+
+
+def test_so_label():
+    assert postcorrect("SỐ:^/UBND-NCKS\nV/v abc").text.startswith("Số: /UBND-NCKS")
+    assert postcorrect("Só: 115/KH-UBND").text == "Số: 115/KH-UBND"
+    blank = "Số:      /UBND-NCKS"  # the blank for a hand-written number is kept
+    assert postcorrect(blank).text == blank
+
+
+NOISY = (
+    "Thực hiện Chỉ ứiị số 34-CT/TW của Bộ Chrnh trị về tiếp tục đổi mới công tác ứii đua, khen ữiưởng; "
+    "các cợ quan, đorn vị triển khai ửiực hiện nghiêm túc, tổ chức các phong ữào ứii đua, xây dựng nông "
+    "tìiôn mới, có hiệu íỊuả; tăng cường vai trò, ừách nhiệm của người đứng đầu; Độc !ập - Tự do."
+)
+TRUTH = (
+    "Thực hiện Chỉ thị số 34-CT/TW của Bộ Chính trị về tiếp tục đổi mới công tác thi đua, khen thưởng; "
+    "các cơ quan, đơn vị triển khai thực hiện nghiêm túc, tổ chức các phong trào thi đua, xây dựng nông "
+    "thôn mới, có hiệu quả; tăng cường vai trò, trách nhiệm của người đứng đầu; Độc lập - Tự do."
+)
+
+
+def test_noisy_paragraph_gets_better():
+    out = postcorrect(NOISY)
+    before = Levenshtein.distance(NOISY, TRUTH) / len(TRUTH)
+    after = Levenshtein.distance(out.text, TRUTH) / len(TRUTH)
+    assert after < before / 4, out.text
+    for c in out.changes:  # spans point into the input
+        assert NOISY[c.start:c.end] == c.before
+
+
+def test_result_type_and_empty():
+    assert isinstance(postcorrect(""), Corrected)
+    assert postcorrect("").text == ""
+
+
+def test_edit_cost_prefers_diacritics():
+    assert edit_cost("tinh", "tỉnh") < edit_cost("tinh", "tanh")
+
+
+def test_confidences_from_tsv():
+    data = {"text": ["", "Các", "cợ", "quan"], "conf": ["-1", "96.5", "41", "90"]}
+    text = "Các cợ quan"
+    assert confidences_from_tsv(data, text) == {0: 0.965, 4: 0.41, 7: 0.90}
+
+
+def test_low_confidence_lets_context_overrule_a_known_syllable():
+    text = "khen thưởng các tập thế, cá nhân tiêu biểu"
+    assert postcorrect(text).text == text  # clean page, no doubt: a real word stays
+    assert postcorrect(text, confidences=_low_conf(text, 0.95)).text == text
+    assert postcorrect(text, confidences=_low_conf(text, 0.5)).text == "khen thưởng các tập thể, cá nhân tiêu biểu"
+
+
+def test_spelling_conventions_are_not_corrections():
+    # old/new tone placement (tỏa/toả, hòa/hoà) is the same syllable
+    text = "có sức lan tỏa trong cộng đồng; văn hoá, hòa bình"
+    assert postcorrect(text, confidences=_low_conf(text, 0.3)).changes == []
+
+
+def test_ranges_are_not_dates():
+    text = "trong tháng 11-12/2024 và các năm 2023, 2024"
+    assert postcorrect(text).changes == []
+
+
+def test_minority_place_names_are_not_guessed_at():
+    text = "các huyện Đạ Huoai, Cư Jút và Krông Nô"
+    assert postcorrect(text).changes == []
