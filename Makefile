@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test install system-deps samples eval bench bench-ocr clean
 
 run: install
-	$(BIN)/congvan ingest samples/ --summary
+	$(BIN)/congvan ingest samples/
 
 test: install
 	$(BIN)/python -m pytest -n auto -q
