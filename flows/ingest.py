@@ -15,7 +15,6 @@ Failure vocabulary, as reported in the summary:
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -29,6 +28,7 @@ from typing import Any, Callable, Iterable, Optional
 from congvan.config import Settings
 from congvan.pipeline import inbox
 from congvan.pipeline.errors import CongvanError, DatabaseBusy
+from congvan.pipeline.acquire import sha256_file
 
 log = logging.getLogger("congvan.ingest")
 
@@ -112,14 +112,6 @@ def _default_open_store(settings: Settings):
     from congvan.pipeline.store import Store
 
     return Store(settings.db, read_only=False, wait_seconds=settings.db_wait_seconds)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _with_store(ctx: RunContext, fn: Callable[[Any], Any]) -> Any:
