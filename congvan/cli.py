@@ -116,8 +116,11 @@ def ingest(
         from congvan.flows.ingest import ingest as plain_ingest
 
         summary = plain_ingest(plist, settings)
-    failed = summary.get("quarantined", 0) + summary.get("failed", 0) if isinstance(summary, dict) else 0
-    raise typer.Exit(1 if failed and not summary.get("archived", 0) and not summary.get("inserted", 0) else 0)
+    from congvan.flows.ingest import exit_code
+
+    # 0 all ingested · 1 bad files quarantined/unreadable · 3 transient failure, retried next run ·
+    # 75 skipped: another run holds the lock (README, "The inbox")
+    raise typer.Exit(exit_code(summary))
 
 
 @app.command()
@@ -135,16 +138,146 @@ def serve(
     run_serve(interval=interval, cron=cron, settings=_settings(db, inbox))
 
 
+# ---- beyond one machine (flows/distributed.py, pipeline/staging.py): workers stage, one loader writes
+
+def _need_server() -> None:
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("set PREFECT_API_URL to a Prefect server (e.g. `prefect server start`, then "
+              "export PREFECT_API_URL=http://HOST:4200/api)", 2)
+
+
+@app.command()
+def deploy(
+    pool: str = typer.Option("congvan", "--pool", help="process work pool (created if missing)"),
+    load_interval: Optional[float] = typer.Option(None, "--load-interval", help="also load staged records every N s"),
+    stage_interval: Optional[float] = typer.Option(None, "--stage-interval", help="also start a stage run every N s"),
+    db: Optional[Path] = DbOption,
+    inbox: Optional[Path] = typer.Option(None, "--inbox"),
+) -> None:
+    """Create the work pool and the stage/load deployments on the server at PREFECT_API_URL."""
+    _need_server()
+    from congvan.flows.distributed import deploy as run_deploy
+
+    out = run_deploy(_settings(db, inbox), pool=pool, load_interval=load_interval, stage_interval=stage_interval)
+    console.print_json(json.dumps(out))
+
+
+@app.command()
+def worker(
+    pool: str = typer.Option("congvan", "--pool"),
+    queue: Optional[list[str]] = typer.Option(None, "--queue", help="stage and/or load (default: both)"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="flow runs at once on this worker"),
+    name: Optional[str] = typer.Option(None, "--name"),
+) -> None:
+    """Start a Prefect process worker for the pool (`prefect worker start`); runs until stopped."""
+    import os
+
+    _need_server()
+    from congvan.flows.ingest import prefect_env
+
+    prefect_env()
+    from congvan.flows.distributed import worker_command
+
+    cmd = worker_command(pool, queue, limit, name)
+    os.execvpe(cmd[0], cmd, dict(os.environ))
+
+
+@app.command()
+def dispatch(
+    runs: int = typer.Option(2, "--runs", help="stage runs to start (about one per worker slot)"),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for them, then run the loader"),
+    load: bool = typer.Option(True, "--load/--no-load"),
+    timeout: float = typer.Option(3600.0, "--timeout"),
+) -> None:
+    """Start stage runs on the workers (each drains the inbox), then one load run."""
+    _need_server()
+    from congvan.flows.distributed import dispatch as run_dispatch
+
+    out = run_dispatch(runs, wait=wait, load=load, timeout=timeout)
+    console.print_json(json.dumps(out, default=str))
+    if wait and (any(s != "COMPLETED" for s in out.get("stage_states", [])) or
+                 (load and out.get("load_state") != "COMPLETED")):
+        raise typer.Exit(1)
+
+
+@app.command()
+def stage(
+    db: Optional[Path] = DbOption,
+    inbox: Optional[Path] = typer.Option(None, "--inbox"),
+    max_files: Optional[int] = typer.Option(None, "--max-files"),
+) -> None:
+    """Without Prefect: claim inbox files, extract, archive/quarantine, stage the records (no database)."""
+    import uuid
+
+    from congvan.pipeline.staging import stage_run
+
+    out = stage_run(_settings(db, inbox), f"local-{uuid.uuid4().hex[:12]}", max_files=max_files)
+    out.pop("files", None)
+    console.print_json(json.dumps(out))
+
+
+@app.command()
+def load(db: Optional[Path] = DbOption) -> None:
+    """Write staged records into the database (the one writer), then move them to staging/loaded/."""
+    from congvan.pipeline.errors import DatabaseBusy
+    from congvan.pipeline.inbox import IngestLocked
+    from congvan.pipeline.staging import load as run_load
+
+    settings = _settings(db)
+    try:
+        out = run_load(settings)
+    except (DatabaseBusy, IngestLocked) as exc:
+        _fail(str(exc), 3)
+    console.print_json(json.dumps(out))
+    raise typer.Exit(1 if out.get("rejected") else 0)
+
+
+@app.command(name="lake")
+def lake_query(
+    query: str = typer.Argument(..., help="SQL over the DuckLake: documents, doc_references, movements, tasks"),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", "-f"),
+    lake_dir: Optional[Path] = typer.Option(None, "--lake", help="lake folder [env CONGVAN_LAKE]"),
+) -> None:
+    """Query the DuckLake that stage workers append to (never waits for a writer)."""
+    import duckdb
+
+    from congvan.pipeline import lake
+
+    folder = lake_dir or lake.lake_dir()
+    if folder is None or not (Path(folder) / "catalog.sqlite").exists():
+        _fail("no lake: set CONGVAN_LAKE (or --lake) to the folder the stage workers write", 2)
+    try:
+        columns, rows = lake.query(folder, query)
+    except duckdb.Error as exc:
+        _fail(str(exc).splitlines()[0], 2)
+    _emit(columns, rows, fmt)
+
+
 def _open_reader(settings: Settings):
     from congvan.pipeline.errors import DatabaseBusy
     from congvan.pipeline.store import Store
+
+    import duckdb
 
     if not Path(settings.db).exists():
         _fail(f"no database at {settings.db}: run `congvan ingest` first", 2)
     try:
         return Store(settings.db, read_only=True, wait_seconds=settings.db_wait_seconds)
-    except DatabaseBusy as exc:
-        _fail(str(exc), 3)
+    except DatabaseBusy:
+        _busy(settings)
+    except duckdb.Error as exc:
+        _fail(f"cannot open the database {settings.db}: {str(exc).splitlines()[0]}", 1)
+
+
+EXIT_BUSY = 3  # the database stayed held by ingestion (or another writer) past CONGVAN_DB_WAIT
+
+
+def _busy(settings: Settings) -> None:
+    """DuckDB allows one writing process and then no reader at all: say so plainly, exit 3."""
+    _fail(f"ingestion is writing to the database {settings.db}; waited {settings.db_wait_seconds:g} s "
+          "(CONGVAN_DB_WAIT). Try again in a moment.", EXIT_BUSY)
 
 
 def _emit(columns: list[str], rows: list, fmt: OutFormat) -> None:
@@ -188,8 +321,14 @@ def search(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Full-text search over dispatch text."""
-    with _open_reader(_settings(db)) as store:
-        hits = store.search(words, limit=limit)
+    from congvan.pipeline.errors import DatabaseBusy
+
+    settings = _settings(db)
+    with _open_reader(settings) as store:
+        try:
+            hits = store.search(words, limit=limit)
+        except DatabaseBusy:  # the reader reopens to refresh the index and lost the file to ingestion
+            _busy(settings)
     columns = list(hits[0].keys()) if hits else ["document_id", "number", "subject", "score", "snippet"]
     _emit(columns, [tuple(h.values()) for h in hits], fmt)
 
@@ -198,7 +337,7 @@ def search(
 def export(
     fmt: ExportFormat = typer.Option(..., "--format", "-f"),
     out: Path = typer.Option(..., "--out", help="output folder (created)"),
-    since: Optional[str] = typer.Option(None, "--since", help="only documents ingested at or after this ISO time"),
+    since: Optional[str] = typer.Option(None, "--since", help="only documents ingested, re-extracted, corrected or given a task status at or after this ISO time (UTC unless an offset is given)"),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Export records for other systems: csv, parquet, jsonl (with JSON Schema) or edXML (QCVN 102:2016)."""
@@ -208,10 +347,16 @@ def export(
     settings = _settings(db)
     if not Path(settings.db).exists():
         _fail(f"no database at {settings.db}: run `congvan ingest` first", 2)
+    from congvan.pipeline.store import parse_since
+
+    try:
+        parse_since(since)
+    except ValueError:
+        _fail(f"--since {since!r}: give an ISO date or date-time (2024-01-31, 2024-01-31T08:00+07:00)", 2)
     try:
         written = run_export(settings.db, fmt.value, out, since=since)
-    except DatabaseBusy as exc:
-        _fail(str(exc), 3)
+    except DatabaseBusy:
+        _busy(settings)
     console.print(f"wrote {len(written)} file(s) to {out}")
 
 
@@ -220,7 +365,7 @@ def evaluate(
     gold_dir: Path = typer.Argument(..., help="folder of gold records (samples/gold)"),
     samples_dir: Optional[Path] = typer.Option(None, "--samples", help="sample files; default: the gold folder's parent"),
     realworld_dir: Optional[Path] = typer.Option(None, "--realworld", help="real-world PDFs for gold/realworld/"),
-    json_out: Optional[Path] = typer.Option(None, "--json-out", help="also write the figures as JSON"),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", "--json", help="also write the figures as JSON"),
 ) -> None:
     """Score extraction against gold records: precision, recall and F1 per field and variant."""
     from congvan.pipeline.evaluate import evaluate as run_eval, format_report
@@ -231,7 +376,7 @@ def evaluate(
         guess = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
         realworld_dir = guess if guess.is_dir() else None
     report = run_eval(gold_dir, samples, realworld_dir, extract=lambda p: extract_file(p, Settings()))
-    console.print(format_report(report))
+    sys.stdout.write(format_report(report))  # already laid out; re-printing would wrap it at 80 columns
     if json_out:
         json_out.write_text(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, ensure_ascii=False, indent=2, default=str))
 
@@ -242,6 +387,124 @@ def bench_ocr(samples_dir: Path = typer.Argument(Path("samples"))) -> None:
     from congvan.pipeline.bench_ocr import run_benchmark
 
     run_benchmark(samples_dir)
+
+
+_LIST_VALUED = ("coordinators", "recipients", "distribution")
+
+
+def _correction_value(field: str, value: str):
+    """The typed value of `congvan correct`: 'null' (or '') clears a field, a JSON list
+    is a list, list-valued fields also take 'a; b'; anything else is text as typed."""
+    v = value.strip()
+    if v in ("", "null"):
+        return None
+    if v.startswith("["):
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError:
+            _fail(f"{value!r} is not a JSON list", 2)
+    if field.rsplit(".", 1)[-1] in _LIST_VALUED:
+        return [p.strip() for p in v.split(";") if p.strip()]
+    return value
+
+
+def _open_writer(settings: Settings):
+    from congvan.pipeline.errors import DatabaseBusy
+    from congvan.pipeline.store import Store
+
+    if not Path(settings.db).exists():
+        _fail(f"no database at {settings.db}: run `congvan ingest` first", 2)
+    try:
+        return Store(settings.db, wait_seconds=settings.db_wait_seconds)
+    except DatabaseBusy as exc:
+        _fail(str(exc), 3)
+
+
+@app.command()
+def correct(
+    document: str = typer.Argument(..., help="document id (or its first 6+ characters), or sha256"),
+    field: Optional[str] = typer.Argument(None, help="subject, issuer.name, issued_date, tasks.3.assignee, "
+                                          "tasks.3.deadline, references.2.key, movements.0.canonical, ..."),
+    value: Optional[str] = typer.Argument(None, help="the right value; 'null' clears it; lists as JSON or 'a; b'"),
+    author: Optional[str] = typer.Option(None, "--by", help="who corrects (kept with the correction)"),
+    note: Optional[str] = typer.Option(None, "--note", help="why"),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", "-f"),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Correct an extracted field: `congvan correct 4cdbd150 tasks.3.deadline 2024-06-30`.
+    Without FIELD, list the document's corrections. Corrections are kept in their own table,
+    shown by the views on top of the extraction, and survive re-ingestion and re-scans."""
+    settings = _settings(db)
+    if field is None:
+        with _open_reader(settings) as store:
+            try:
+                sha = store._run(lambda con: store._sha_of(con, document))
+            except KeyError as exc:
+                _fail(str(exc.args[0]), 2)
+            cols, rows = store.query(
+                'SELECT c.field, c.item, c.value, c.author, c."at", c.note, c.applies FROM v_corrections c '
+                "JOIN documents d ON d.id = c.dispatch_id WHERE d.sha256 = ? ORDER BY c.id", [sha])
+        _emit(cols, rows, fmt)
+        return
+    if value is None:
+        _fail("give the corrected VALUE ('null' to clear the field)", 2)
+    with _open_writer(settings) as store:
+        try:
+            stored = store.correct(document, field, _correction_value(field, value), author=author, note=note)
+        except (KeyError, ValueError) as exc:
+            _fail(str(exc.args[0] if isinstance(exc, KeyError) else exc), 2)
+    err.print(f"corrected {stored} of {document}")
+
+
+@app.command()
+def task(
+    task_ref: str = typer.Argument(..., metavar="TASK", help="DOCUMENT:ORDINAL (as in v_tasks), a task_id, "
+                                   "or a DOCUMENT alone to list its tasks"),
+    status: Optional[str] = typer.Argument(None, help="open | in_progress | done | cancelled"),
+    status_opt: Optional[str] = typer.Option(None, "--status", help="same as the STATUS argument"),
+    note: Optional[str] = typer.Option(None, "--note"),
+    author: Optional[str] = typer.Option(None, "--by"),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", "-f"),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Show or set a task's status: `congvan task 4cdbd150:3 done --note "đã báo cáo"`."""
+    settings = _settings(db)
+    status = status or status_opt
+    cols_sql = ("SELECT task_id, ordinal, assignee, assignee_body, deadline, status, status_note, text "
+                "FROM v_tasks WHERE {} ORDER BY ordinal")
+    if ":" not in task_ref and status is None:
+        with _open_reader(settings) as store:
+            try:
+                sha = store._run(lambda con: store._sha_of(con, task_ref))
+            except KeyError:
+                sha = None
+            if sha is None:
+                cols, rows = store.query(cols_sql.format("task_key = ?"), [task_ref.lower()])
+            else:
+                cols, rows = store.query(cols_sql.format("sha256 = ?"), [sha])
+        if not rows:
+            _fail(f"no tasks for {task_ref!r}", 2)
+        _emit(cols, rows, fmt)
+        return
+    if status is None:
+        with _open_reader(settings) as store:
+            try:
+                sha, key = store.find_task(task_ref)
+            except KeyError as exc:
+                _fail(str(exc.args[0]), 2)
+            cols, rows = store.query(cols_sql.format("sha256 = ? AND task_key = ?"), [sha, key])
+        _emit(cols, rows, fmt)
+        return
+    with _open_writer(settings) as store:
+        try:
+            doc, _, sel = task_ref.partition(":")
+            if not sel:
+                sha, key = store.find_task(task_ref)
+                doc, sel = sha, key
+            store.set_task_status(doc, sel, status, author=author, note=note)
+        except (KeyError, ValueError) as exc:
+            _fail(str(exc.args[0] if isinstance(exc, KeyError) else exc), 2)
+    err.print(f"task {task_ref}: {status}")
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -31,3 +32,16 @@ class Settings:
     workers: int = field(default_factory=lambda: int(_env_num("CONGVAN_WORKERS", os.cpu_count() or 1)))
     # How long sql/search/export wait for ingestion to release the database.
     db_wait_seconds: float = field(default_factory=lambda: _env_num("CONGVAN_DB_WAIT", 30.0))
+    # Per-page OCR cache (pipeline/cache.py): "" = `cache/ocr/` beside the database, "off" = none, else a folder.
+    ocr_cache: str = field(default_factory=lambda: os.environ.get("CONGVAN_OCR_CACHE", ""))
+    # Prefect keeps each file's extraction (keyed by sha256 + pipeline version) this many days.
+    task_cache_days: float = field(default_factory=lambda: _env_num("CONGVAN_TASK_CACHE_DAYS", 30.0))
+
+    @property
+    def ocr_cache_dir(self) -> Optional[Path]:
+        """Where page OCR results are kept, or None when the cache is off. Beside the database by
+        default, so a test or a run with its own database never shares another's cache."""
+        value = str(self.ocr_cache).strip()
+        if value.lower() in ("off", "none", "0", "false", "no"):
+            return None
+        return Path(value) if value else Path(self.db).parent / "cache" / "ocr"

@@ -1,6 +1,7 @@
 """Extractors: each takes a Document and returns values with spans, method and confidence."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from congvan.pipeline.document import Document
@@ -21,6 +22,19 @@ def _lists(doc: Document) -> dict[str, list]:
     return {"references": find_references(doc), "movements": find_movements(doc), "tasks": find_tasks(doc)}
 
 
+def _drop_signer_name(items: list[Hit], name: Any) -> None:
+    """A born-digital layer interleaves the signature column into the "Nơi nhận" lines, so the
+    signer's name can land inside an item ("Các CQ, ĐV tham gia Cụm thi đua Lê Thành Đô của tỉnh"):
+    a person's name is never part of a recipient body, so it is cut out."""
+    if not name or len(str(name).split()) < 2:
+        return
+    for h in items:
+        if isinstance(h.value, str) and f" {name} " in f" {h.value} ":
+            h.value = re.sub(r"\s+", " ", f" {h.value} ".replace(f" {name} ", " ")).strip(" ,;")
+            h.confidence = min(h.confidence, 0.7)
+    items[:] = [h for h in items if h.value]
+
+
 def extract_fields(doc: Document) -> dict[str, Any]:
     """Keyword arguments for `Record` (all but source, text, pages, pipeline_version).
 
@@ -39,6 +53,7 @@ def extract_fields(doc: Document) -> dict[str, Any]:
         h = hits.get(key)
         return None if h is None else h.value
 
+    _drop_signer_name(distribution, v("signer.name"))
     provenance = {k: h.prov(doc) for k, h in hits.items() if h.value is not None and h.start >= 0}
     for name, items in (("recipients", recipients), ("distribution", distribution)):
         for i, h in enumerate(items):

@@ -41,7 +41,7 @@ def fold(s: str) -> str:
 
 def clean(s: str) -> str:
     """NFC, single spaces, no space before punctuation: how every output string leaves us."""
-    s = re.sub(r"\s+", " ", unicodedata.normalize("NFC", s)).strip()
+    s = re.sub(r"\s+", " ", unicodedata.normalize("NFC", s)).strip().translate({0xD0: "Đ", 0xF0: "đ"})
     return re.sub(r"\s+([,;:.)])", r"\1", s)
 
 
@@ -178,16 +178,29 @@ def document_year(text: str) -> Optional[int]:
 
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4}
 _QUARTER = re.compile(r"qu[ýy]\s+(IV|III|II|I|[1-4])\b(?:\s*(?:/|năm)\s*((?:19|20)\d{2}))?", re.IGNORECASE)
-_BY_DATE = re.compile(
-    r"(?:chậm nhất|trước|hạn chót|hoàn thành|xong|trong ngày)[^.;\n]{0,40}?(?:ngày\s*)?"
-    r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*((?:19|20)\d{2})", re.IGNORECASE)
-_BY_DATE_LONG = re.compile(
-    r"(?:chậm nhất|trước|hạn chót|hoàn thành|xong|trong)[^.;\n]{0,40}?ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})"
-    r"\s+năm\s+((?:19|20)\d{2})", re.IGNORECASE)
-_BY_DAY_NO_YEAR = re.compile(
-    r"(?:chậm nhất|trước|hạn chót)[^.;\n]{0,30}?ngày\s*(\d{1,2})\s*/\s*(\d{1,2})(?!\s*/\s*\d)", re.IGNORECASE)
-_BY_MONTH = re.compile(
-    r"(?:chậm nhất|trước|trong|hoàn thành)\s+(?:trong\s+)?tháng\s+(\d{1,2})\s*(?:/|năm)\s*((?:19|20)\d{2})", re.IGNORECASE)
+@lru_cache(None)
+def _anchors(kind: str) -> str:
+    """Alternation of the deadline phrases of one kind (data/deadline_anchors.tsv)."""
+    words = [line.split("\t")[1] for line in load_lines("deadline_anchors.tsv") if line.split("\t")[0] == kind]
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))
+
+
+@lru_cache(None)
+def _deadline_rx() -> dict[str, re.Pattern]:
+    d, m = _anchors("date"), _anchors("month")
+    return {
+        "date": re.compile(rf"(?:{d})[^.;\n]{{0,40}}?(?:ngày\s*)?(\d{{1,2}})\s*[/.\-]\s*(\d{{1,2}})\s*[/.\-]\s*((?:19|20)\d{{2}})",
+                           re.IGNORECASE),
+        "date_long": re.compile(rf"(?:{d}|trong)[^.;\n]{{0,40}}?ngày\s+(\d{{1,2}})\s+tháng\s+(\d{{1,2}})\s+năm\s+((?:19|20)\d{{2}})",
+                                re.IGNORECASE),
+        "day_no_year": re.compile(rf"(?:{d})[^.;\n]{{0,30}}?ngày\s*(\d{{1,2}})\s*/\s*(\d{{1,2}})(?!\s*/\s*\d)", re.IGNORECASE),
+        "day_no_year_long": re.compile(rf"(?:{d})[^.;\n]{{0,30}}?ngày\s+(\d{{1,2}})\s+tháng\s+(\d{{1,2}})(?!\d|\s+năm)",
+                                       re.IGNORECASE),
+        "month": re.compile(rf"(?:{m})[\s:]+(?:trong\s+)?tháng\s+(\d{{1,2}})\s*(?:/|năm)\s*((?:19|20)\d{{2}})", re.IGNORECASE),
+        "year": re.compile(r"(?:hoàn\s+thành|xong)\s+(?:trong|trước)\s+năm\s+((?:19|20)\d{2})", re.IGNORECASE),
+    }
+
+
 # "phong trào thi đua thường xuyên" / "khen thưởng thường xuyên" name a kind, not a schedule
 _BY_YEAR_END = re.compile(r"(?:đến|trước)\s+(?:hết\s+|cuối\s+)+năm\s+((?:19|20)\d{2})", re.IGNORECASE)
 _RECURRING = re.compile(r"(?<!thi đua )(?<!thưởng )(?<!thi đua, )thường\s+xuyên(?!,?\s+(?:chuyên đề|công hiến|cống hiến))"
@@ -199,21 +212,23 @@ def parse_deadline(text: str, year: Optional[int] = None, *, recurring: bool = T
     """A deadline stated in `text`: ISO date ("chậm nhất ngày 15/3/2024"), "YYYY-MM" (in month m),
     "YYYY-Qn" ("Quý I", year from the phrase or `year`), "recurring" ("thường xuyên", "định kỳ");
     None when nothing is stated.  Explicit dates win over quarters over "recurring"."""
-    for rx in (_BY_DATE, _BY_DATE_LONG):
-        m = rx.search(text)
+    rx = _deadline_rx()
+    for key in ("date", "date_long"):
+        m = rx[key].search(text)
         if m:
             v = iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             if v:
                 return v
-    m = _BY_DAY_NO_YEAR.search(text)
-    if m and year:
-        v = iso(int(m.group(1)), int(m.group(2)), year)
-        if v:
-            return v
-    m = _BY_YEAR_END.search(text)
+    for key in ("day_no_year", "day_no_year_long"):
+        m = rx[key].search(text)
+        if m and year:
+            v = iso(int(m.group(1)), int(m.group(2)), year)
+            if v:
+                return v
+    m = _BY_YEAR_END.search(text) or rx["year"].search(text)
     if m:
         return m.group(1)
-    m = _BY_MONTH.search(text)
+    m = rx["month"].search(text)
     if m:
         return iso(None, int(m.group(1)), int(m.group(2)))
     m = _QUARTER.search(text)

@@ -43,14 +43,14 @@ HEADER_CHARS = 5000
 
 # "Số: 1023/KH-UBND", "SỐ:^/UBND-NCKS", "Só#t2đ# /UBND-NC", "Số:           /UBND-VXNV"
 NUMBER_RE = re.compile(
-    r"(?<!\w)S[ốỐóÓôÔồỒoO][ \t]*[:;.]?(?P<mid>[^\n]{0,14}?)/[ \t]*"
+    r"(?<!\w)S[ốỐóÓôÔồỒoO6ổỔõỏọ][ \t]*[:;.]?(?P<mid>[^\n]{0,14}?)/[ \t]*"
     r"(?P<sym>[A-ZĐ0-9][A-Za-zĐđ0-9]*(?:[/\-–][A-Za-zĐđ0-9&.]+|\([A-Za-zĐđ0-9]+\))*)"
 )
 # ", ngày 10 tháng 01 năm 2024" — the place is read back from the same line
 DATE_RE = re.compile(
-    r"[ \t]*[,.][ \t]*ng[àa]y(?P<d>[^\n]{0,8}?)th[áàảa]ng(?P<m>[^\n]{0,8}?)n[ăãaâắằẳẵặấầẩẫậ][mn][ \t]*(?P<y>(?:19|20)\d\d)"
+    r"[ \t]*[,.][ \t]*ng[àa]y(?P<d>[^\n]{0,8}?)th[^\W\d_]{1,2}ng(?P<m>[^\n]{0,8}?)n[ăãaâắằẳẵặấầẩẫậ][mn][ \t]*(?P<y>(?:19|20)\d\d)"
 )
-SUBJECT_RE = re.compile(r"^[ \t(]*(?:V/[vV]|v/v|[VvV]ề[ \t]+việc|VỀ[ \t]+VIỆC)\b[ \t]*[:.]?[ \t]*")
+SUBJECT_RE = re.compile(r"^[ \t(]*(?:V[ \t]?[/#\\|!ýÿ][ \t]?[vV]|v/v|[VvV]ề[ \t]+việc|VỀ[ \t]+VIỆC)\b[ \t]*[:.]?[ \t]*")
 BULLET_RE = re.compile(r"^[\s\-–—_•+*|.]+")
 
 
@@ -121,13 +121,61 @@ def find_number(doc: Document, zone: list[Line]) -> tuple[Optional[Hit], Optiona
         symbol = Hit(sym, s_start, s_start + len(sym), "regex:number", EXACT)
         mid = m.group("mid").strip(" \t:;.^#*'\"`“”")
         number = None
+        party = re.fullmatch(r"(\d{1,6})[ \t]*[-–][ \t]*([A-ZĐ]{1,6})", mid)
+        if party and int(party.group(1)) > 0:
+            # Party numbering "Số 28-CT/TU": the type code sits before the slash; the symbol is "CT/TU"
+            ms = m.start("mid") + m.group("mid").index(mid)
+            cs = ms + party.start(2)
+            symbol = Hit(f"{party.group(2)}/{sym}", cs, s_start + len(sym), "regex:number_party", EXACT)
+            number = Hit(f"{party.group(1)}-{party.group(2)}/{sym}", ms, s_start + len(sym), "regex:number_party", EXACT)
+            return number, symbol
+        year = re.match(r"((?:19|20)\d\d)/(?=[A-ZĐ])", sym)
+        if year and re.fullmatch(r"\d{1,6}", mid):
+            # "Số: 15/2024/TT-BGDĐT": the year belongs to the number; the symbol is "TT-BGDĐT"
+            rest = sym[year.end():]
+            cs = s_start + year.end()
+            ms = m.start("mid") + m.group("mid").index(mid)
+            return (Hit(f"{mid}/{year.group(1)}/{rest}", ms, cs + len(rest), "regex:number_year", EXACT),
+                    Hit(rest, cs, cs + len(rest), "regex:number_year", EXACT))
+        fixed = repair_symbol(sym)
+        if fixed != sym:
+            symbol = Hit(fixed, s_start, s_start + len(sym), "regex:number+ocr_digits", REPAIRED)
         if re.fullmatch(r"\d{1,6}", mid) and int(mid) > 0:
             ms = m.start("mid") + m.group("mid").index(mid)
-            number = Hit(f"{mid}/{sym}", ms, s_start + len(sym), "regex:number", EXACT)
+            number = Hit(f"{mid}/{symbol.value}", ms, s_start + len(sym), symbol.method, symbol.confidence)
         elif not mid:
             number = _number_above(doc, m.start(), symbol)
         return number, symbol
+    # OCR lost the slash of a blank number: "Số: UBND-NV" (the symbol alone, no digit before it)
+    m = NO_SLASH_RE.search(text, 0, end)
+    if m:
+        sym = m.group("sym")
+        return None, Hit(sym, m.start("sym"), m.end("sym"), "regex:number_no_slash", REPAIRED)
     return None, None
+
+
+NO_SLASH_RE = re.compile(
+    r"(?<!\w)S[ốỐ][ \t]*:[ \t]*(?P<sym>[A-ZĐ]{2,}[A-Za-zĐđ0-9]*(?:[\-–][A-ZĐ][A-Za-zĐđ0-9]*)+)(?=[ \t]|$)",
+    re.MULTILINE)
+
+
+def repair_symbol(sym: str) -> str:
+    """OCR'd "1" inside a symbol: "UBND-NCI" → "UBND-NC1", "KH-UBNDl" → "KH-UBND1".
+
+    A unit code is the initials of its words and almost no Vietnamese word starts with "I", so an
+    "I" (or any "l") closing a 2–4 letter code segment is a misread digit; segments that are codes
+    of their own (types, issuers, Roman numerals) are left alone."""
+    known = set(tables.doc_type_codes()) | set(tables.issuer_codes())
+    parts = re.split(r"([\-–/().])", sym)
+    out = []
+    for p in parts:
+        if (p not in known and re.fullmatch(r"[A-ZĐ]{2,4}[Il]\d?", p)
+                and not re.fullmatch(r"[IVXLC]+", p)):
+            p = p[:-1] + "1" if p[-1] in "Il" else p[:-2] + "1" + p[-1]
+        elif re.fullmatch(r"\d+l\d*|l\d+", p):
+            p = p.replace("l", "1")
+        out.append(p)
+    return "".join(out)
 
 
 def _number_above(doc: Document, pos: int, symbol: Hit) -> Optional[Hit]:
@@ -152,14 +200,33 @@ class DateHit:
     span: tuple[int, int]
 
 
+# OCR reads a printed "1" as l, I, |, ¡ or ! and "0" as O/o; only inside a 1–2 character number
+OCR_DIGITS = str.maketrans({"l": "1", "I": "1", "|": "1", "¡": "1", "!": "1", "O": "0", "o": "0"})
+
+
 def _num(tok: str, lo: int, hi: int) -> tuple[Optional[int], bool]:
     """(value, readable): blank → (None, True); digits in range → value; anything else unreadable."""
-    t = tok.strip(" \t")
+    t = tok.strip(" \t'‘’`\"")
     if not t:
         return None, True
     if re.fullmatch(r"\d{1,2}", t) and lo <= int(t) <= hi:
         return int(t), True
     return None, False
+
+
+def _num_ocr(tok: str, lo: int, hi: int) -> tuple[Optional[int], bool, bool]:
+    """`_num`, then the OCR digit confusions ("¡2" → 12, "O3" → 3) when the token keeps at least one
+    real digit (a lone "l" stays unreadable: no guess): (value, readable, repaired)."""
+    v, ok = _num(tok, lo, hi)
+    if v is not None or ok:
+        return v, ok, False
+    t = tok.strip(" \t'‘’`\"")
+    if len(t) <= 2 and re.search(r"\d", t):
+        fixed = t.translate(OCR_DIGITS)
+        v, ok = _num(fixed, lo, hi)
+        if v is not None:
+            return v, True, True
+    return None, False, False
 
 
 def find_place_date(doc: Document, zone: list[Line]) -> Optional[DateHit]:
@@ -171,8 +238,8 @@ def find_place_date(doc: Document, zone: list[Line]) -> Optional[DateHit]:
         place = _place_before(text, line_start, m.start())
         if place is None:
             continue
-        d, _ = _num(m.group("d"), 1, 31)
-        mo, _ = _num(m.group("m"), 1, 12)
+        d, _, d_fix = _num_ocr(m.group("d"), 1, 31)
+        mo, _, mo_fix = _num_ocr(m.group("m"), 1, 12)
         y = m.group("y")
         if mo is None:
             iso = y
@@ -181,10 +248,29 @@ def find_place_date(doc: Document, zone: list[Line]) -> Optional[DateHit]:
         else:
             iso = f"{y}-{mo:02d}-{d:02d}"
         conf = EXACT if len(iso) == 10 or not (m.group("d").strip() or m.group("m").strip()) else RULE
-        date = Hit(iso, m.start() + len(m.group(0)) - len(m.group(0).lstrip(" \t,.")), m.end(), "regex:place_date", conf)
+        method = "regex:place_date"
+        if d_fix or mo_fix:
+            conf, method = REPAIRED, "regex:place_date+ocr_digits"
+        date = Hit(iso, m.start() + len(m.group(0)) - len(m.group(0).lstrip(" \t,.")), m.end(), method, conf)
         date.start = m.start() + m.group(0).find("ng")
         return DateHit(place, date, (place.start, m.end()))
+    # "<Place>, ngày 05/3/2024": the numeric form some offices print
+    for m in DATE_NUM_RE.finditer(text, 0, end):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        place = _place_before(text, line_start, m.start())
+        if place is None:
+            continue
+        from .dates import iso as iso_date
+        value = iso_date(int(m.group("d")), int(m.group("m")), int(m.group("y")))
+        if not value:
+            continue
+        date = Hit(value, m.start() + m.group(0).find("ng"), m.end(), "regex:place_date_numeric", EXACT)
+        return DateHit(place, date, (place.start, m.end()))
     return None
+
+
+DATE_NUM_RE = re.compile(
+    r"[ \t]*,[ \t]*ng[àa]y[ \t]*(?P<d>\d{1,2})[ \t]*[/.\-][ \t]*(?P<m>\d{1,2})[ \t]*[/.\-][ \t]*(?P<y>(?:19|20)\d\d)(?!\d)")
 
 
 def _place_before(text: str, line_start: int, pos: int) -> Optional[Hit]:
@@ -194,6 +280,9 @@ def _place_before(text: str, line_start: int, pos: int) -> Optional[Hit]:
     run: list[re.Match] = []
     for w in reversed(words):
         tok = w.group(0)
+        if not run and re.fullmatch(r"\d{1,2}", tok):
+            run.insert(0, w)  # "Quận 3, ngày …": a numbered unit; kept only with its unit word below
+            continue
         if re.fullmatch(r"[^\W\d_][^\W\d_]*\.?", tok) and tok[0].isupper() and len(run) < 5:
             run.insert(0, w)
         else:
@@ -202,6 +291,8 @@ def _place_before(text: str, line_start: int, pos: int) -> Optional[Hit]:
     while run and len(run) > 1 and run[0].group(0).isupper() and not run[-1].group(0).isupper() \
             and not run[0].group(0).endswith("."):  # keep "TP." in "TP. Hồ Chí Minh"
         run.pop(0)
+    if run and run[-1].group(0).isdigit() and (len(run) < 2 or fold(run[-2].group(0)) not in ("QUAN", "PHUONG")):
+        run.pop()
     if not run:
         return None
     s, e = line_start + run[0].start(), line_start + run[-1].end()
@@ -289,7 +380,7 @@ def decide_doc_type(title: Optional[Hit], symbol: Optional[Hit], subject_is_vv: 
     """Title line first; a symbol code that refines it (BC → BCĐX) wins; then the symbol's first part;
     then "CV" (công văn has no code of its own: its symbol starts with the issuer, or it has a V/v)."""
     codes = tables.doc_type_codes()
-    first = symbol.value.split("-")[0].split("(")[0] if symbol else None
+    first = re.split(r"[-/(]", symbol.value)[0] if symbol else None
     if title:
         if first and first in codes and first != title.value and first.startswith(title.value):
             return Hit(first, symbol.start, symbol.start + len(first), "symbol_refines_title", RULE)
@@ -319,6 +410,17 @@ def split_locality(upper: str) -> tuple[str, Optional[tuple[str, str, str]]]:
         for word, cased, level in tables.admin_units():
             if rest == word or rest.startswith(word + " "):
                 loc = rest[len(word):].strip()
+                if re.match(r"HỘI\b", loc) and word == "XÃ":
+                    continue  # "LAO ĐỘNG - THƯƠNG BINH VÀ XÃ HỘI": society, not a commune
+                if re.match(r"(?:ỦY|UỶ|UY)\b", loc):
+                    # Party committee "TỈNH ỦY BẮC NINH": the unit word is part of the body's name
+                    loc = loc.split(None, 1)[1] if " " in loc else ""
+                    if loc:
+                        loc_cased, _ = repair_locality(title_syllables(loc))
+                        return " ".join(words[:i + len(word.split()) + 1]), ("", level, loc_cased)
+                    return upper, None
+                if loc.isdigit():  # "QUẬN 3": the unit's name is its number
+                    return " ".join(words[:i]), ("", level, f"{cased[:1].upper()}{cased[1:]} {loc}")
                 if loc:
                     loc_cased, _ = repair_locality(title_syllables(loc))
                     return " ".join(words[:i]), (cased, level, loc_cased)
@@ -343,7 +445,11 @@ def case_body(upper: str) -> str:
             if kind == "full" or not rest_words:
                 return cased if not rest_words else f"{cased} {' '.join(w.lower() for w in rest_words)}"
             rest = " ".join(w if _is_acronym(w) else w.lower() for w in rest_words)
-            return f"{cased} {cap_first(rest) if kind == 'proper' else rest}"
+            if kind == "proper":
+                # each field a body is named after starts with a capital (Nghị định 30/2020, Phụ
+                # lục II): "Sở Giáo dục và Đào tạo", "Bộ Lao động - Thương binh và Xã hội"
+                rest = re.sub(r"(^|\bvà |, |- )(\w)", lambda m: m.group(1) + m.group(2).upper(), rest)
+            return f"{cased} {rest}"
     return cap_first(" ".join(w if _is_acronym(w) else w.lower() for w in u.split()))
 
 
@@ -357,7 +463,7 @@ class Body:
 
     @property
     def full(self) -> str:
-        return f"{self.name} {self.unit[0]} {self.unit[2]}" if self.unit else self.name
+        return norm_ws(f"{self.name} {self.unit[0]} {self.unit[2]}") if self.unit else self.name
 
 
 def _repair_squeezed(upper: str) -> str:
@@ -377,7 +483,7 @@ def parse_body(upper: str, start: int, end: int) -> Body:
     raw_name, raw_unit = split_locality(raw)
     printed = case_body(raw_name) if raw_name else ""
     if raw_unit:
-        printed = f"{printed} {raw_unit[0]} {raw_unit[2]}".strip()
+        printed = norm_ws(f"{printed} {raw_unit[0]} {raw_unit[2]}")
     return Body(case_body(name) if name else "", unit, start, end, printed)
 
 
@@ -389,13 +495,26 @@ def find_issuer_lines(doc: Document, zone: list[Line], cuts: list[tuple[int, int
         if ln.start >= stop:
             break
         for s, e in _segments(ln, cuts, text):
-            seg = text[s:e]
-            if re.search(r"[\d;:/@]", seg) or upper_ratio(seg) < 0.9 or sum(c.isalpha() for c in seg) < 2:
+            seg = text[s:e].strip(" _.|,;:'\"")  # OCR debris around a line: ": BỘ CÔNG AN"
+            numbered_unit = re.search(r"\b(?:QUẬN|PHƯỜNG)\s+\d{1,2}$", norm_ws(seg))  # "UBND QUẬN 3"
+            if (re.search(r"[\d;:/@]", seg) and not numbered_unit) or upper_ratio(seg) < 0.9 \
+                    or sum(c.isalpha() for c in seg) < 2:
                 continue
             if match_doc_type_title(seg) and fold(seg) in {fold(t) for _, t, _ in tables.doc_types()}:
                 continue
-            out.append((norm_ws(seg), s, e))
-    return out[-3:]
+            if mark_of(seg):
+                continue  # "KHẨN" / "HỎA TỐC" stamped between the header lines is not a body
+            raw = norm_ws(seg)
+            seg = raw.strip(" _.-–|,;:'\"")  # stamp / rule debris: "BỘ CÔNGAN _."
+            if not seg:
+                continue
+            if out and (re.match(r"(?:VÀ|[-–&,])\s", raw) or re.search(r"(?:\sVÀ|[-–&,])$", out[-1][3])):
+                # a name wrapped over two lines: "SỞ LAO ĐỘNG - THƯƠNG BINH" / "VÀ XÃ HỘI"
+                prev, ps, _, _ = out[-1]
+                out[-1] = (f"{prev} {seg}", ps, e, raw)
+                continue
+            out.append((seg, s, e, raw))
+    return [(seg, s, e) for seg, s, e, _ in out[-3:]]
 
 
 def _is_central(upper: str) -> bool:
@@ -540,6 +659,8 @@ def find_subject(doc: Document, zone: list[Line], cuts: list[tuple[int, int]], t
             continue
         if j > 0 and upper_ratio(seg_text) > 0.9 and len(seg_text.split()) >= 2:
             break
+        if not is_vv and j > 0 and (re.match(r"[-–•+]\s", seg_text) or seg_text.rstrip().endswith(":")):
+            break  # a list or a list's intro: the body has started (giấy mời: "… trân trọng kính mời:")
         if not is_vv and not parts:
             seg_text = strip_debris(seg_text)
         parts.append(seg_text)
@@ -559,14 +680,37 @@ def find_subject(doc: Document, zone: list[Line], cuts: list[tuple[int, int]], t
 
 # ---------------------------------------------------------------- urgency / secrecy
 
+def mark_of(seg: str) -> Optional[tuple[str, str, bool]]:
+    """(kind, value, exact) when a header segment is an urgency / secrecy mark ("KHẨN", "HỎA TỐC",
+    "MẬT"), also boxed or OCR'd ("| KHÂN |", "HOA TOC"): the letters alone, compared without
+    diacritics when they are not an exact match. The mark must be the whole segment, so "Mật"
+    inside a sentence or "THƯỢNG KHẨN" inside a title is never read as one."""
+    core = norm_ws(re.sub(r"[^\w\s]|\d|_", " ", seg))
+    if not core or len(core) > 14:
+        return None
+    marks = tables.marks()
+    for kind, mark, value in marks:
+        if core == mark:
+            return kind, value, True
+    if not core.isupper():
+        return None
+    f = fold(core)
+    for kind, mark, value in marks:
+        if f == fold(mark):
+            return kind, value, False
+    return None
+
+
 def find_marks(doc: Document, zone: list[Line], cuts: list[tuple[int, int]]) -> dict[str, Hit]:
+    """Urgency and secrecy marks: stand-alone header segments (their own line or a column part)."""
     text, out = doc.text, {}
     for ln in zone:
+        if is_body_start(ln.text):
+            break
         for s, e in _segments(ln, cuts, text):
-            seg = norm_ws(text[s:e])
-            for kind, mark, value in tables.marks():
-                if kind not in out and seg == mark:
-                    out[kind] = Hit(value, s, e, "marks_table", EXACT)
+            m = mark_of(text[s:e])
+            if m and m[0] not in out:
+                out[m[0]] = Hit(m[1], s, e, "marks_table" if m[2] else "marks_table:folded", EXACT if m[2] else REPAIRED)
     return out
 
 
@@ -589,6 +733,24 @@ def reconcile_locality(text: str, hits: dict[str, Hit]) -> None:
 
 # ---------------------------------------------------------------- all together
 
+def _symbol_from_title(hits: dict[str, Hit], title: Hit) -> None:
+    """A symbol opens with its type code (Nghị định 30/2020: "TTr-CAT-PC06" for a tờ trình). When the
+    first segment is no known code and looks like an OCR'd one ("Tin-CAT-PC06" under "TỜ TRÌNH"),
+    the title's code replaces it: same length or one letter off, sharing the first letter."""
+    sym = hits["symbol"]
+    first = re.split(r"[-/(]", sym.value)[0]
+    code = title.value
+    known = set(tables.doc_type_codes()) | set(tables.issuer_codes())
+    if (first in known or first == sym.value or not first.isalpha() or abs(len(first) - len(code)) > 1
+            or first[:1].upper() != code[:1].upper()):
+        return
+    fixed = code + sym.value[len(first):]
+    hits["symbol"] = Hit(fixed, sym.start, sym.end, "symbol+title_code", REPAIRED)
+    num = hits.get("number")
+    if num is not None and num.value.endswith("/" + sym.value):
+        hits["number"] = Hit(num.value[: -len(sym.value)] + fixed, num.start, num.end, "symbol+title_code", REPAIRED)
+
+
 def extract_header(doc: Document) -> dict[str, Hit]:
     zone = header_zone(doc)
     text = doc.text
@@ -610,6 +772,8 @@ def extract_header(doc: Document) -> dict[str, Hit]:
             hits["issued_date"] = pd.date
         cuts.append(pd.span)
     title = find_title(doc, zone, cuts)
+    if title and symbol:
+        _symbol_from_title(hits, title)
     subject, is_vv = find_subject(doc, zone, cuts, title)
     if subject:
         hits["subject"] = subject

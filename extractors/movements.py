@@ -202,6 +202,8 @@ def _launched_by(vt: str, qstart: int, qend: int) -> Optional[str]:
     best = None
     for m in _LAUNCH_BEFORE.finditer(vt, s, qstart):
         best = m
+    if best and ";" in vt[best.end():qstart]:
+        return None  # "… do Thủ tướng phát động; phong trào “B”": a new clause, not the same list
     return clean(best.group(1)) if best else None
 
 
@@ -265,6 +267,10 @@ def find_movements(doc: Document) -> list[Movement]:
             m = re.match(r"[\s”\"]*,?\s*giai\s+đoạn\s+((?:19|20)\d{2})\s*[-–—]\s*((?:19|20)\d{2})", vt[e:e + 40])
             if m:
                 period = f"{m.group(1)}-{m.group(2)}"
+            else:  # "“…” đến năm 2025" / "trong năm 2025" after the closing quote
+                m = re.match(r"[\s”\"]*,?\s*(đến|trong)\s+năm\s+((?:19|20)\d{2})(?!\d)", vt[e:e + 40])
+                if m:
+                    period = f"-{m.group(2)}" if m.group(1) == "đến" else m.group(2)
         canon, score = canonical_of(name)
         launched = _launched_by(vt, s - 1, e)
         if canon in out:

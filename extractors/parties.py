@@ -30,7 +30,8 @@ NOI_NHAN_RE = re.compile(
     r"|[Nn][ơoóòờớởọôố][iỉíìịl][ \t]*nh[ậaâấầ]n[ \t]*:)\**",  # OCR "nói nhận:" needs its colon
     re.MULTILINE)
 # the last item of a distribution list: found when the "Nơi nhận" anchor itself is unreadable
-LUU_LINE_RE = re.compile(r"^[ \t|]*[-–+•*~]?[ \t]*L[ưu°]u[ \t]*:", re.MULTILINE)
+# "- Lưu: VT", also behind a little OCR debris where the bullet was ("kí Lưu: VT, NCKS.")
+LUU_LINE_RE = re.compile(r"^[ \t|]*(?:[-–+•*~]|[^\s\w]{1,2}|\w{1,2}[ \t])?[ \t]*L[ưu°]u[ \t]*:", re.MULTILINE)
 BULLET_RE = re.compile(r"^[ \t|]*[-–—+•*~][ \t]*")  # "| - …": OCR keeps a table border
 LUU_RE = re.compile(r"^L[ưu°]u\b", re.IGNORECASE)
 ITEM_STRIP = " \t-–—•+*;.,:|"
@@ -45,7 +46,7 @@ def _signer_tail(s: str) -> Optional[int]:
         m = re.search(r"(?:^|\s)(" + pat.pattern + r")\s*[A-ZĐÀ-Ỹ]{2,}", s)
         if m and m.start(1) > 0:
             return m.start(1)
-    from .signer import name_shape
+    from .signer import case_title, name_shape
 
     for sep in (";", "."):
         i = s.rfind(sep)
@@ -62,6 +63,14 @@ def _signer_tail(s: str) -> Optional[int]:
             return i + 1
         if sep == ";" and not is_luu and (re.fullmatch(r"[\W\d_]*", tail) or len(tail.strip()) <= 12):
             return i + 1  # OCR debris after the item: "TT. Huyện ủy; 7", "Trung ương; Đo ủy nụ"
+    # "- Ban Bí thư, PHÓ BÍ THƯ THƯỜNG TRỰC": a known title in upper case closing the line
+    words = list(re.finditer(r"\S+", s))
+    k = len(words)
+    while k > 0 and words[k - 1].group(0).strip(",;.").isalpha() and words[k - 1].group(0).isupper():
+        k -= 1
+    for j in range(k, len(words) - 1):
+        if j > 0 and case_title(s[words[j].start():]):
+            return words[j].start()
     return None
 
 
@@ -160,6 +169,7 @@ def _clean_item(s: str) -> str:
     s = re.sub(r"\n[ \t|]+", "\n", s)  # OCR table borders at the start of continuation lines
     s = re.sub(r"(?<=[A-ZĐ0-9]-)[ \t]*\n[ \t]*(?=[A-ZĐ])", "", s)  # "QĐ-\nTTg" → "QĐ-TTg"
     s = norm_ws(s)
+    s = re.sub(r"\s*[(\[]\s*(?:đã\s+ký|Đã\s+ký|ĐÃ\s+KÝ|đã\s+kí)\s*[)\]]", "", s)  # the signature column's "(Đã ký)"
     s = re.sub(r"[^\w)\]]+$", "", s)  # trailing ; . , ✓ and other debris
     s = s.strip(ITEM_STRIP)
     if LUU_RE.match(s):
@@ -175,7 +185,8 @@ def _clean_luu(s: str) -> str:
     if m:
         s = s[:m.start()]
     toks = s.split()
-    while len(toks) > 2 and toks[-1].isalpha() and any(c.islower() for c in toks[-1]):
+    # only after filing codes ("Lưu: VT, TH Thạch"); "Lưu Văn phòng Tỉnh ủy" (Party style) is a body
+    while ":" in s[:6] and len(toks) > 2 and toks[-1].isalpha() and any(c.islower() for c in toks[-1]):
         toks.pop()
     return " ".join(toks).rstrip(" .,;")
 
@@ -218,7 +229,20 @@ def find_recipients(doc: Document) -> list[Hit]:
     hits = collect_items(doc, rest, inline, allow_unbulleted=False, stop=_is_stop, max_items=30)
     for h in hits:
         h.method = "kinh_gui"
-    return hits
+    return _split_inline_list(hits)
+
+
+def _split_inline_list(hits: list[Hit]) -> list[Hit]:
+    """"Kính gửi: Sở Tài chính; Sở Tư pháp; Văn phòng UBND tỉnh." on one line: one recipient per
+    ";"-separated part, when every part reads as a body on its own (starts with a capital)."""
+    out = []
+    for h in hits:
+        parts = [p.strip(" .,") for p in h.value.split(";")]
+        if len(parts) > 1 and all(p[:1].isupper() and len(p) >= 4 for p in parts):
+            out.extend(Hit(p, h.start, h.end, h.method, min(h.confidence, RULE)) for p in parts)
+        else:
+            out.append(h)
+    return out
 
 
 def find_distribution(doc: Document) -> tuple[list[Hit], Optional[Hit]]:
@@ -271,4 +295,12 @@ def _distribution_from_luu(doc: Document) -> tuple[list[Hit], Optional[Hit]]:
     for h in hits:
         h.method = "luu_fallback"
         h.confidence = 0.7
+    if not any(LUU_RE.match(h.value) for h in hits):
+        # the "Lưu" line itself had debris for a bullet: read it from "Lưu" to the line end
+        ls = luu.end() - len(re.search(r"L[ưu°]u[ \t]*:$", luu.group(0)).group(0))
+        le = text.find("\n", ls)
+        le = len(text) if le == -1 else le
+        value = _clean_item(text[ls:le])
+        if value:
+            hits.append(Hit(value, ls, le, "luu_fallback", 0.7))
     return hits, anchor

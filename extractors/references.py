@@ -81,7 +81,7 @@ def _code_of(word_folded: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- patterns
 _SEG = r"[A-ZĐ][A-Za-zĐđ0-9]*"
 NUMBER_RX = re.compile(
-    rf"(?<![\w/.\-])(\d{{1,5}}[a-z]?)(?:/((?:19|20)\d{{2}}))?\s?([-/])\s?"
+    rf"(?<![\w/.\-])(\d{{1,5}}[a-z]?)(?:/((?:19|20)\d{{2}}))?[ \t]?([-/])(?:[ \t]*\n[ \t]*|[ \t]?)"
     rf"({_SEG}(?:(?:[-/]|-[ \t]*\n\s*){_SEG}|\({_SEG}\))*)"
 )
 _OWN_NUMBER = re.compile(r"S[ốỐ]\s*[:.]?[\s^]*$")
@@ -95,8 +95,9 @@ _LAW_BARE_RX = re.compile(
     r"(?:[ \t,\n]+(?!và\b|nhằm\b|năm\b|ngày\b|số\b|các\b|của\b|đã\b|được\b|trong\b|tại\b)[^\W\d_]+){0,8})")
 _ISSUER_STOP = re.compile(
     r"\s+(?:về|quy định|ban hành|phát động|hướng dẫn|thông báo|tại|đã|nhằm|trong|với|để|được|"
-    r"tiếp tục|triển khai|giai đoạn|việc|như|theo|gồm|thì|là|có)\b|\s+và\s+(?=[a-zđ])"
+    r"tiếp tục|triển khai|giai đoạn|phê duyệt|chỉ đạo|kết luận|thành lập|sửa đổi|bổ sung|tổ chức|xác định|yêu cầu|đề nghị|việc|như|theo|gồm|thì|là|có)\b|\s+và\s+(?=[a-zđ])"
     r"|\s+[\"“”]|[;,.:()“”\"]|\n\s*\n(?=\s*(?:\d+[.)]|[a-zđ]\)|[-+•]))"
+.replace(" ", r"\s+")  # "phát\nđộng" wraps like "phát động"
 )
 _KIND_RANK = {"can_cu": 3, "thuc_hien": 2, "theo": 1, "other": 0}
 _SENT_BOUNDARY = re.compile(r"\n(?=[ \t]*(?:Căn cứ|Thực hiện|Xét|Theo)\b)|;[ \t]*\n|\n\s*\n|[.:](?=\s)|\n\s*(?:[a-zđ]\)|\d+(?:\.\d+)*\.\s|[IVX]+\.\s|-\s)")
@@ -359,3 +360,33 @@ def find_references(doc: Document) -> list[Reference]:
             prov=Provenance(page=doc.page_at(s), start=s, end=e, method=r["method"], confidence=r["conf"]),
         ))
     return refs
+
+
+# ---------------------------------------------------------------- public key for other stages
+def canonical_key(number: Optional[str] = None, doc_type: Optional[str] = None, *,
+                  name: Optional[str] = None, year: Optional[str] = None,
+                  citation: Optional[str] = None) -> Optional[str]:
+    """The key a citation of this document gets (module docstring), so the store can join a
+    document's own record (`number`, `doc_type`) to the references that cite it.
+
+    - `number` ("34-CT/TW", "34/CT-TW", "98/2023/NĐ-CP", "1023/KH-UBND"): the type code in the
+      symbol wins over `doc_type` ("CV" for a công văn, whose symbol carries none);
+    - `name` + `year` for a law cited by name (`doc_type` "Luật" / "Bộ luật", default "Luật");
+    - `citation`: free text ("Chỉ thị số 34/CT-TW ngày 07/4/2014"), keyed by the reference rules.
+    None when nothing usable is given."""
+    if citation:
+        refs = find_references(Document.from_text(citation))
+        return refs[0].key if refs else None
+    if number:
+        m = NUMBER_RX.search(make_view(number).text)
+        if m:
+            num, yr, symbol = m.group(1), m.group(2), m.group(4)
+            code, issuer_segs = _symbol_parts(symbol)
+            return make_key(code or doc_type or "CV", num, yr, issuer_segs)
+    if name:
+        t = doc_type or "Luật"
+        return make_key(t, None, None, [], clean(name), str(year) if year else None)
+    return None
+
+
+reference_key = canonical_key  # alias kept for callers that import the older name

@@ -57,6 +57,21 @@ def case_title(upper: str) -> Optional[str]:
             return cased
         if f == "PHO " + fold(t):
             return "Phó " + cased
+    return _title_of_body(u)
+
+
+def _title_of_body(u: str) -> Optional[str]:
+    """"GIÁM ĐỐC SỞ NỘI VỤ" → "Giám đốc Sở Nội vụ", "CHỦ TỊCH UBND TỈNH" → "Chủ tịch UBND tỉnh": a
+    known title followed by the body it heads (a body-table prefix or an issuer code)."""
+    words = u.split()
+    for k in range(1, len(words)):  # the shortest title first: "GIÁM ĐỐC" | "SỞ NỘI VỤ", not "… SỞ NỘI" | "VỤ"
+        head, body = " ".join(words[:k]), " ".join(words[k:])
+        if body.split()[0] not in tables.issuer_codes() and not any(
+                fold(body) == fold(p) or fold(body).startswith(fold(p) + " ") for p, _, _ in tables.bodies()):
+            continue
+        cased = case_title(head)
+        if cased:
+            return f"{cased} {case_body(body)}"
     return None
 
 
@@ -215,4 +230,28 @@ def _find_name(lines: list[Line], title_idx: Optional[int]) -> Optional[Hit]:
             # A lone word beside the name ("Châu" above "Nguyễn Minh") is the drafter's name from the
             # "Lưu" line, not part of the signer's: names are taken as one line, never joined.
             return Hit(value, start, start + len(value), "name_shape+surnames", RULE)
+    return _name_at_line_end(lines, order)
+
+
+_NOT_BEFORE_NAME = {"chí", "ông", "bà", "đ/c", "anh", "chị", "đồng"}
+
+
+def _name_at_line_end(lines: list[Line], order: list[int]) -> Optional[Hit]:
+    """OCR can glue the signer's name to the end of a "Nơi nhận" line ("- Các CQ, ĐV tham gia Cụm
+    thi đua Lê Thành Đô"): a name-shaped run closing a bullet line, after a lower-case word that
+    does not introduce a person ("đồng chí", "ông"), is taken when no line holds a name alone."""
+    for i in order:
+        ln = lines[i]
+        words = list(re.finditer(r"\S+", ln.text))
+        for n in (3, 4, 2):
+            if len(words) <= n + 1:
+                continue
+            prev = words[-n - 1].group(0)
+            if not prev[:1].islower() or prev.lower() in _NOT_BEFORE_NAME:
+                continue
+            seg = ln.text[words[-n].start():words[-1].end()]
+            shaped = name_shape(seg)
+            if shaped:
+                start = ln.start + words[-n].start()
+                return Hit(shaped[0], start, start + len(shaped[0]), "name_shape+surnames:line_end", REPAIRED)
     return None

@@ -70,9 +70,13 @@ def lines_of(text: str, start: int = 0, end: Optional[int] = None) -> list[Line]
     return list(iter_lines(text, start, end))
 
 
+# OCR and some fonts give the Icelandic eth for the Vietnamese đ: same glyph, different letter
+ETH = str.maketrans({"Ð": "Đ", "ð": "đ"})
+
+
 def norm_ws(s: str) -> str:
     """NFC and single spaces: what every comparison and every output string goes through."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", s)).strip()
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", s)).strip().translate(ETH)
 
 
 def fold(s: str) -> str:

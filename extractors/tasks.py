@@ -68,7 +68,7 @@ def _heads_rx() -> re.Pattern:
 @lru_cache(None)
 def _heads_folded_rx() -> re.Pattern:
     """OCR fallback ("Các cợ quan"): folded heads, but never "phong trào"."""
-    return re.compile(rf"(?!phong\s+trao)(?:{_alt(load_lines('task_body_heads.txt'))})(?![a-z])")
+    return re.compile(rf"(?!(?:cac\s+|nhung\s+)?phong\s+trao)(?:{_alt(load_lines('task_body_heads.txt'))})(?![a-z])")
 
 
 def _head_at(text: str, pos: int = 0) -> bool:
@@ -77,7 +77,10 @@ def _head_at(text: str, pos: int = 0) -> bool:
         return True
     nots = "|".join(re.escape(fold(w)) for w in load_lines("task_not_heads.txt"))
     f = _fold_same_length(low)
-    return bool(_heads_folded_rx().match(f, pos)) and not re.match(rf"(?:{nots})(?![a-z])", f[pos:])
+    m = _heads_folded_rx().match(f, pos)
+    # folded, a one-syllable head is ambiguous ("bo" is Bộ and "Bố trí", "so" is Sở and "Số"):
+    # only multi-syllable heads ("cac co quan" for OCR "Các cợ quan") may match without diacritics
+    return bool(m) and bool(re.search(r"\s", m.group(0))) and not re.match(rf"(?:{nots})(?![a-z])", f[pos:])
 
 
 @lru_cache(None)
@@ -96,8 +99,16 @@ def _first_verb(text: str, folded: str, pos: int):
     """The first action word at or after `pos`: exact (lower case) first; a folded match wins only
     when it is earlier and multi-syllable (OCR "chú trì" for "chủ trì"; a folded "cu"/"tai" would
     match "cũ"/"Tài")."""
-    exact = _verbs_exact_rx().search(text.lower(), pos)
-    loose = _verbs_rx().search(folded, pos)
+    def first(rx: re.Pattern, hay: str):
+        # a capitalised action word after the start is part of a proper name ("Ủy ban Kiểm tra
+        # Tỉnh ủy", "Ban Tổ chức Tỉnh ủy"), not the action
+        for m in rx.finditer(hay, pos):
+            if not text[m.start():m.start() + 1].isupper():
+                return m
+        return None
+
+    exact = first(_verbs_exact_rx(), text.lower())
+    loose = first(_verbs_rx(), folded)
     if loose and " " in loose.group(0) and (not exact or loose.start() < exact.start()):
         return loose
     return exact or loose
@@ -128,6 +139,9 @@ def subject_of(text: str) -> Optional[tuple[str, int]]:
     name = clean(text[s:v.start()]).strip(" ,;:-")
     name = re.split(r"\s+-\s+(?=(?:đơn vị|cơ quan)\s)", name)[0]  # "Phòng 5, Cục … - đơn vị thường trực …"
     name = re.sub(r"(?:\s+(?:sẽ|đang|cần|phải|tiến hành))+$", "", name)  # "Bộ Nội vụ sẽ tiến hành | rà soát"
+    name = re.sub(r"\s+(?:có\s+)?(?:nhiệm vụ|trách nhiệm)$", "", name)  # "Tổ công tác có nhiệm vụ | kiểm tra"
+    if re.search(r"[.!?]\s", name):
+        return None  # ran over a sentence end: a statement, not a subject
     if name.count("(") > name.count(")"):
         return None
     if not name or ":" in name or re.search(r"\s(?:là|được|có|sẽ|đã|đang|về|chưa|không|vẫn|còn|kính)$", name):
@@ -138,6 +152,23 @@ def subject_of(text: str) -> Optional[tuple[str, int]]:
     return name, rest
 
 
+@lru_cache(None)
+def _not_tasks() -> list[str]:
+    return [fold(x) for x in load_lines("task_not_tasks.txt")]
+
+
+def is_closing_formula(text: str) -> bool:
+    """"Văn phòng …, các thành viên … chịu trách nhiệm thi hành Quyết định này": an article that
+    names who executes the decision is a closing formula (data/task_not_tasks.txt), not a task."""
+    f = fold(text)
+    return any(p in f for p in _not_tasks())
+
+
+_INTRO_TAIL = re.compile(
+    r"\s*(?:(?:có trách nhiệm|thực hiện|triển khai)(?:\s+tốt)?\s*)?(?:(?:một số|các|những)\s+)?"
+    r"(?:nội dung|nhiệm vụ|việc|công việc)?\s*(?:cụ thể\s*)?(?:như\s+)?(?:sau)?\s*:\s*$", re.I)
+
+
 def addressed_in(text: str, loose: bool = False) -> Optional[str]:
     """The body a paragraph addresses: "(gọi chung là X)", else "yêu cầu/đề nghị/giao X <verb>"."""
     m = re.search(r"\(\s*(?:sau đây\s+)?gọi\s+chung\s+là\s+([^)]{3,80})\)", text, re.IGNORECASE)
@@ -146,6 +177,12 @@ def addressed_in(text: str, loose: bool = False) -> Optional[str]:
     m = re.match(r"\s*(?:Giao|Đề nghị|Yêu cầu)\s+(.{3,160}?)\s*(?:có trách nhiệm|thực hiện)?\s*:\s*$", text, re.S | re.I)
     if m and is_body(m.group(1)):
         return clean(m.group(1))
+    # "…, Sở Giáo dục và Đào tạo đề nghị các đơn vị:" / "… yêu cầu các cơ quan thực hiện một số nội dung sau:"
+    m = re.search(r"(?:^|[\s,])(?:giao|đề nghị|yêu cầu)\s+([^:;.()]{3,140}?:\s*)$", text, re.S | re.I)
+    if m:
+        who = _INTRO_TAIL.sub("", m.group(1))
+        if who and is_body(who) and not _first_verb(who, _fold_same_length(who), 0):
+            return clean(who)
     f = _fold_same_length(text)
     for m in re.finditer(r"(?<![a-z])(?:yeu cau|de nghi|giao)\s+", f):
         if f[max(0, m.start() - 4):m.start()].strip() == "xet":
@@ -156,9 +193,14 @@ def addressed_in(text: str, loose: bool = False) -> Optional[str]:
     if loose and re.search(r"(?:như|gồm|các nội dung|một số nội dung)\s+sau\s*:\s*$|như sau\s*:\s*$", text):
         # "…, các cấp, các ngành, các cơ quan đơn vị, địa phương phối hợp … với một số nhiệm vụ cụ thể như sau:"
         last = re.split(r"[.;]\s", text.rstrip())[-1]
-        for c in re.finditer(r",\s+", last):
-            sub = subject_of(last[c.end():])
-            if sub and "," in sub[0] + "," and len(sub[0]) <= 120:
+        # the subject starts after a comma, or at a plural body word with no comma before it
+        # ("… lĩnh vực các cấp, các ngành, … phối hợp"): the earliest start that reads as one wins
+        starts = {c.end() for c in re.finditer(r",\s+", last)}
+        low = last.lower()
+        starts |= {m.start() for m in re.finditer(r"(?<=\s)các\s", last) if _heads_rx().match(low, m.start())}
+        for st in sorted(starts):
+            sub = subject_of(last[st:])
+            if sub and len(sub[0]) <= 120:
                 return sub[0]
     return None
 
@@ -304,7 +346,8 @@ def _tasks_from_page_tables(doc: Document, year: Optional[int]) -> list[dict]:
 
     for page in doc.pages:
         for table in page.tables or []:
-            rows = [[c if c is not None else "" for c in row] for row in table if row]
+            # cells come from the raw layer: give them the page text's repairs (legacy-font "th°ởng")
+            rows = [[make_view(c).text if c else "" for c in row] for row in table if row]
             if not rows:
                 continue
             hi = next((i for i, r in enumerate(rows[:3]) if _is_header(r)), None)
@@ -366,7 +409,7 @@ def _tasks_from_tab_lines(vt: str, year: Optional[int]) -> tuple[list[dict], lis
 
 # ---------------------------------------------------------------- prose
 _MARK = re.compile(
-    r"[ \t^]*(?:(?P<dieu>Điều\s+\d{1,3})\.|(?P<roman>[IVX]{1,4})\.|(?P<num>\d{1,2}(?:\.\d{1,2})*)\.(?!\d)|(?P<letter>[a-zđ])\)|(?P<bullet>[-+•]))[ \t]+(?=\S)")
+    r"[ \t^]*(?:[:;'‘’|_][ \t]*)?(?:(?P<dieu>Điều\s+\d{1,3})\.|(?P<roman>[IVX]{1,4})\.|(?P<num>\d{1,2}(?:\.\d{1,2})*)\.(?!\d)|(?P<letter>[a-zđ])\)|(?P<bullet>[-+•]))[ \t]+(?=\S)")
 
 
 @dataclass
@@ -400,7 +443,15 @@ def _paragraph_starts(vt: str, lo: int, hi: int) -> list[int]:
         if prev_end_char in ".:;!?" or _MARK.match(line):
             starts.append(s + len(line) - len(line.lstrip(" \t^")))
         prev_end_char = line.rstrip()[-1:] or prev_end_char
+        letters = [c for c in line if c.isalpha()]
+        if len(letters) >= 6 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
+            prev_end_char = "."  # an upper-case heading line ("III. TỔ CHỨC THỰC HIỆN") ends its own paragraph
     return starts
+
+
+# the signature block's first line ("TM. ỦY BAN NHÂN DÂN", OCR "x TM. …") ends the body when the
+# "Nơi nhận" heading was lost
+_SIGNATURE_LINE = re.compile(r"[^\n]{0,3}?\b(?:TM|KT|TL|TUQ|T/M|K/T)\.?[ \t]+[A-ZĐ]{2,}[A-ZĐ \t]*(?:\n|$)")
 
 
 def _build_items(vt: str, lo: int, hi: int, skip: list[tuple[int, int]]) -> tuple[list[_Item], list[int]]:
@@ -424,7 +475,7 @@ def _build_items(vt: str, lo: int, hi: int, skip: list[tuple[int, int]]) -> tupl
             else:
                 lvl, lab = 11, "-"
             items.append(_Item(lvl, lab, line_start, m.end()))
-        elif any(f.startswith(c, p) for c in _closing()):
+        elif any(f.startswith(c, p) for c in _closing()) or _SIGNATURE_LINE.match(vt, p):
             barriers.append(p)
     # own text ends at the next item / barrier / paragraph-level stop
     bounds = sorted([it.start for it in items] + barriers + [hi])
@@ -433,9 +484,12 @@ def _build_items(vt: str, lo: int, hi: int, skip: list[tuple[int, int]]) -> tupl
         if it.level == 11:  # a bullet is one paragraph
             it.end = next((p for p in pstarts if p > it.body), it.end) if any(p > it.body for p in pstarts) else it.end
             it.end = min(it.end, next(b for b in bounds if b > it.start))
-    # tree
+    # tree; a closing paragraph ends the list at every level (bullets of the "Nơi nhận" list after
+    # "Trên đây là Kế hoạch …" are not sub-items of the last numbered item)
     stack: list[_Item] = []
     for it in items:
+        if stack and any(stack[-1].start < bpos < it.start for bpos in barriers):
+            stack = []
         while stack and stack[-1].level >= it.level:
             stack.pop()
         it.parent = stack[-1] if stack else None
@@ -509,7 +563,7 @@ def _task(vt: str, s: int, e: int, assignee: str, item: str, year: Optional[int]
           conf: float, coords: Optional[list[str]] = None) -> Optional[dict]:
     text = clean(vt[s:e]).strip(" -")
     text = re.sub(r"\s*\./\.\s*$", ".", text)
-    if len(text) < 8:
+    if len(text) < 8 or is_closing_formula(text):
         return None
     return dict(text=text, assignee=assignee, coordinators=coords if coords is not None else coordinators_in(text),
                 deadline=parse_deadline(text, year), item=item or None, start=s, end=e, method=method, conf=conf)
@@ -518,6 +572,11 @@ def _task(vt: str, s: int, e: int, assignee: str, item: str, year: Optional[int]
 def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], year: Optional[int]) -> list[dict]:
     items, barriers = _build_items(vt, lo, hi, skip)
     out: list[dict] = []
+
+    def free_paras(s: int, e: int) -> list[tuple[int, int]]:
+        """Paragraphs of [s, e) outside the skipped table stretches."""
+        return [(a, b) for a, b in _paragraphs(vt, s, e) if not any(x <= a < y for x, y in skip)]
+
     assigned: dict[int, Optional[str]] = {}  # id(item) → inherited assignee for its children
     deadlines: dict[int, str] = {}  # id(item) → deadline its intro states for its children
 
@@ -566,7 +625,7 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
             if any(c.level == 10 for c in it.children):
                 continue  # lettered children carry the tasks
             _, nl = _first_line(vt, it.body, own_end)
-            for a, b in _paragraphs(vt, nl, own_end):
+            for a, b in free_paras(nl, own_end):
                 sub = subject_of(vt[a:b])
                 who = sub[0] if sub else heading
                 t = _task(vt, a, b, who, it.path(), year, "rule:heading_body", 0.8)
@@ -576,6 +635,11 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
         if own_clean.endswith(":") and (it.children or vt[it.end:it.extent].strip()):
             # intro: "Giao Sở Nội vụ có trách nhiệm:", "1. Yêu cầu các cơ quan … như sau:"
             who = addressed_in(own, loose=True) or (subject_of(own) or (None,))[0]
+            if not who:
+                # "2. Công an các huyện, thành phố:": the heading is the body its children address
+                bare = clean(own).rstrip(": ")
+                if len(bare) <= 120 and is_body(bare) and not _first_verb(bare, _fold_same_length(bare), 2):
+                    who = bare
             if who:
                 assigned[id(it)] = who
             dl = parse_deadline(own, year, recurring=False)
@@ -589,7 +653,7 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
         who = sub[0] if sub else (addressed_in(first_sentence) or inherited(it))
         if not who:
             # a later paragraph of the item may name its own subject ("Trong thời hạn 60 ngày, Ban X có trách nhiệm …")
-            for a, b in _paragraphs(vt, it.body, own_end)[1:]:
+            for a, b in free_paras(it.body, own_end)[1:]:
                 psub = subject_of(vt[a:b])
                 if psub:
                     t = _task(vt, a, b, psub[0], it.path(), year, "rule:item_subject", 0.8)
@@ -614,8 +678,11 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
     # "Giải pháp khắc phục: Giao Văn phòng UBND tỉnh rà soát …", "Chủ tịch UBND tỉnh giao Sở Nội vụ …"
     inline = re.compile(r"(?:(?<=[.:;]\s)|(?<=\n)|(?<=^))[ \t^]*(?:Giao\s+)"
                         r"|(?:Chủ tịch|UBND|Ủy ban nhân dân)[^.;:\n]{0,60}?\s(giao)\s+"
-                        r"|Giải\s+pháp(?:\s+khắc\s+phục)?\s*:\s*(?:Giao\s+)?", re.MULTILINE)
+                        r"|Giải\s+pháp(?:\s+khắc\s+phục)?\s*:\s*(?:Giao\s+)?"
+                        r"|(?<=\s)(?P<req>[đĐ]ề\s+nghị|[yY]êu\s+cầu)\s+", re.MULTILINE)
     covered = [(t["start"], t["end"]) for t in out]
+    pstarts = _paragraph_starts(vt, lo, hi)
+    fv = _fold_same_length(vt)
     for m in inline.finditer(vt, lo, hi):
         if any(a <= m.start() < b for a, b in skip):
             continue
@@ -625,6 +692,21 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
             continue
         if any(a - 12 <= m.start() <= b for a, b in covered):
             continue  # already read as an item
+        if m.group("req"):
+            if any(it.start <= m.start() <= it.body + 2 for it in items):
+                continue  # "4. Đề nghị Ủy ban MTTQ …": the item itself, read above
+            pstart = max((p for p in pstarts if p <= m.start()), default=lo)
+            if any(fv.startswith(c, pstart) for c in _closing()):
+                continue  # "Trên đây là Kế hoạch …, đề nghị các cơ quan … triển khai thực hiện"
+            # "…, Phòng Nội vụ đề nghị UBND các xã báo cáo … trước ngày 10/3/2024": a request with its
+            # own subject; not "Xét đề nghị" / "theo đề nghị" (a cited request) nor a one-line closing
+            # ("đề nghị các xã quan tâm thực hiện./.")
+            before = fold(vt[max(0, m.start() - 12):m.start()])
+            rest = re.split(r"\.(?:/\.)?(?=\s|$)|\n\s*\n", vt[s + sub[1]:hi], maxsplit=1)[0]
+            if re.search(r"(?:xet|theo|tai|co|cua|duoc|va|hoac|de|se|thi|khi|can|phai)\s*$", before) \
+                    or len(clean(rest)) < 30 \
+                    or re.search(r":\s*(?:\n|$)", rest):  # an intro: its list follows
+                continue
         if vt[s + sub[1]:s + sub[1] + 3].strip().startswith(":") or re.search(r"về\s+việc\s*$", vt[max(0, m.start() - 12):m.start() + 6]) \
                 or (m.group(1) and "về việc" in vt[m.start():m.end()]):
             continue  # an intro ("Giao Sở Nội vụ có trách nhiệm:") or a cited document's subject
@@ -635,6 +717,57 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
         if t:
             out.append(t)
             covered.append((s, e))
+    return out
+
+
+# ---------------------------------------------------------------- locating table rows in the text
+def _locate_row(vt: str, text: str, doc: Document, page: Optional[int]) -> tuple[int, int]:
+    """View span of a pdfplumber row's task cell. A text layer interleaves the columns line by line,
+    so the cell's text is contiguous only up to its first wrap: look for its first 40 characters,
+    then for its first words, on the row's page first."""
+    lo = 0
+    if page and doc.page_starts and 0 < page <= len(doc.page_starts):
+        lo = doc.page_starts[page - 1]
+    words = text.split()
+    for probe in (text[:40], " ".join(words[:5]), " ".join(words[:3])):
+        if len(probe) < 8:
+            continue
+        k = vt.find(probe, lo)
+        if k < 0:
+            k = vt.find(probe)
+        if k >= 0:
+            return k, k + len(text)
+    return -1, -1
+
+
+def _table_regions(vt: str, rows: list[dict]) -> list[tuple[int, int]]:
+    """The stretch of text each page's table occupies (its header line to the blank line after its
+    last located row), so the prose reader does not take the flattened cells for paragraphs."""
+    by_page: dict[Optional[int], list[dict]] = {}
+    for t in rows:
+        if t["start"] >= 0:
+            by_page.setdefault(t.get("page"), []).append(t)
+    out = []
+    for ts in by_page.values():
+        a = min(t["start"] for t in ts)
+        b = max(t["end"] for t in ts)
+        a = vt.rfind("\n", 0, a) + 1
+        back = vt[max(0, a - 400):a]
+        for m in re.finditer(r"[^\n]*\n", back):
+            f = fold(m.group(0))
+            if "nhiem vu" in f and ("chu tri" in f or "phoi hop" in f or re.search(r"\btt\b", f)):
+                a = max(0, a - 400) + m.start()
+                break
+        # then the wrapped cells of the other columns, up to a blank line or a numbered heading
+        eol = vt.find("\n", b)
+        b = len(vt) if eol < 0 else eol
+        while b < len(vt):
+            eol = vt.find("\n", b + 1)
+            line = vt[b + 1:eol if eol >= 0 else len(vt)]
+            if not line.strip() or _MARK.match(line):
+                break
+            b = eol if eol >= 0 else len(vt)
+        out.append((a, b))
     return out
 
 
@@ -658,10 +791,10 @@ def find_tasks(doc: Document) -> list[Task]:
     tab_tasks, spans = _tasks_from_tab_lines(vt, year)
     if table_tasks:
         for t in table_tasks:  # locate the row text for provenance
-            k = vt.find(t["text"][:40])
-            t["start"], t["end"] = (k, k + len(t["text"])) if k >= 0 else (-1, -1)
+            t["start"], t["end"] = _locate_row(vt, t["text"], doc, t.get("page"))
             t["method"], t["conf"] = "table:pdfplumber", 0.9
         found.extend(table_tasks)
+        spans = spans + _table_regions(vt, table_tasks)
     else:
         for t in tab_tasks:
             t["end"] = t["start"] + len(t["text"]) if t["start"] >= 0 else -1

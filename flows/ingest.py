@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from congvan.config import Settings
 from congvan.pipeline import inbox
-from congvan.pipeline.errors import CongvanError, DatabaseBusy
+from congvan.pipeline.errors import ArchiveFailed, CongvanError, DatabaseBusy
 from congvan.pipeline.acquire import sha256_file
 
 log = logging.getLogger("congvan.ingest")
@@ -77,6 +77,25 @@ class Summary(dict):
             self["taken"] += 1
 
 
+# `congvan ingest` exit codes, most urgent first (README, "The inbox").
+EXIT_OK = 0            # every file taken is in the archive with its record (or there was nothing to do)
+EXIT_BAD_FILES = 1     # the run finished, but some files were quarantined (inbox) or could not be read (paths)
+EXIT_RETRY = 3         # some files hit a transient failure (database held by another process) and wait for the next run
+EXIT_LOCKED = 75       # EX_TEMPFAIL: another ingestion run holds the lock; this one did nothing
+
+
+def exit_code(summary: dict) -> int:
+    """The process exit status for a run summary: scripts and schedulers can tell
+    "done", "bad files to look at", "try again later" and "skipped" apart."""
+    if summary.get("locked"):
+        return EXIT_LOCKED
+    if summary.get("failed", 0):
+        return EXIT_RETRY
+    if summary.get("quarantined", 0) or summary.get("errors", 0):
+        return EXIT_BAD_FILES
+    return EXIT_OK
+
+
 @dataclass
 class WorkItem:
     """One file to process. `path` is where it is now (processing/ or in place); `origin` where it came from."""
@@ -100,6 +119,9 @@ class RunContext:
     inflight: dict = field(default_factory=dict)
     inflight_lock: threading.Lock = field(default_factory=threading.Lock)
     started: set = field(default_factory=set)
+    # Set once a file ran out of retries on DatabaseBusy: the rest of the run hands its files
+    # straight back instead of each waiting out the same lock (minutes per file).
+    db_gave_up: threading.Event = field(default_factory=threading.Event)
 
 
 def _default_extract(path: Path, settings: Settings):
@@ -165,6 +187,15 @@ def process_file(item: WorkItem, ctx: RunContext) -> dict:
         log.warning("%s: %s at %s: %s", item.origin, out["status"], stage, out["message"])
         return out
 
+    if ctx.db_gave_up.is_set():
+        skipped = DatabaseBusy("not tried: the database stayed held by another process for an earlier file of this run")
+        skipped.not_tried = True
+        return finish_failed(item, skipped, ctx)
+    if not item.in_place:
+        try:
+            item.path = inbox.mark_started(item.path)
+        except FileNotFoundError:  # gone from processing/ (an operator moved it): nothing to do
+            return finish_failed(item, CongvanError("the claimed file disappeared from processing/", stage="claim"), ctx)
     ctx.started.add(str(item.path))
     try:
         sha = sha256_file(item.path)
@@ -191,10 +222,14 @@ def _process_held(item: WorkItem, ctx: RunContext, sha: str, out: dict, bad, t0:
     s = ctx.settings
 
     if not item.in_place and not inbox.is_supported(item.path):
-        from congvan.pipeline.errors import UnsupportedInput
+        # An unexpected extension: the content decides (a scanner's "SCAN0001" or "KH.pdf.bak"
+        # holding a PDF is taken); anything else is quarantined at once with what it looks like.
+        from congvan.pipeline.acquire import sniff
 
-        return bad(UnsupportedInput(f"'{Path(item.path).suffix or '(no extension)'}' is not a PDF or a scan image "
-                                    f"(PDF, PNG, JPEG, TIFF)"), "open")
+        try:
+            sniff(Path(item.path))
+        except CongvanError as exc:
+            return bad(exc, "open")
 
     def finish(result_status: str, document_id=None, copy_of=None, dest: Optional[Path] = None) -> dict:
         out.update(status=result_status, document_id=document_id)
@@ -224,17 +259,25 @@ def _process_held(item: WorkItem, ctx: RunContext, sha: str, out: dict, bad, t0:
 
     def save(store):
         # Decide the final home first, so the record points at where the file will live.
-        dest = Path(item.path).resolve() if item.in_place else inbox.next_archive_path(item.path, s)
         original = Path(item.origin).name
-        rec = _with_source_path(record, str(dest))
-        result = store.save(rec, stored_path=str(dest), original_name=original)
-        moved = None if item.in_place else inbox.archive(item.path, sha, s)
-        return result, moved
+        dest = Path(item.path).resolve() if item.in_place else inbox.next_archive_path(item.path, s, name=original)
+        stored = inbox.text_name(str(dest))  # archive names are always text; an in-place one may not be
+        rec = _with_source_path(record, stored)
+        result = store.save(rec, stored_path=stored, original_name=original)
+        if item.in_place:
+            return result, None
+        try:
+            return result, inbox.archive(item.path, sha, s, name=original)
+        except OSError as exc:
+            raise ArchiveFailed(f"saved, but could not move the file into the archive: {exc.strerror or exc}") from exc
 
     try:
         result, moved = _with_store(ctx, save)
     except TRANSIENT:
         raise
+    except ArchiveFailed as exc:
+        # The record is in; the next run finds the bytes held and archives the file as a sighting.
+        return finish_failed(item, exc, ctx)
     except Exception as exc:
         return bad(exc, "store")
     ctx.extracted.pop(sha, None)
@@ -262,16 +305,25 @@ def _with_source_path(record, path: str):
 
 def finish_failed(item: WorkItem, exc: BaseException, ctx: RunContext) -> dict:
     """After retries ran out on a transient error: hand an inbox file back for the next run."""
+    message = str(exc)
+    if isinstance(exc, DatabaseBusy):
+        if not getattr(exc, "not_tried", False):  # the store's words are meant for analysts; say what happened
+            message = (f"the database {ctx.settings.db} stayed held by another process (another ingestion, or "
+                       f"an open DuckDB connection) through CONGVAN_DB_WAIT={ctx.settings.db_wait_seconds:g}s "
+                       f"and {RETRIES} retries")
+        ctx.db_gave_up.set()
     out = {"path": item.origin, "status": "failed", "stage": getattr(exc, "stage", "pipeline"),
-           "error": type(exc).__name__, "message": str(exc), "archived_to": None, "quarantined_to": None}
+           "error": type(exc).__name__, "message": message, "archived_to": None, "quarantined_to": None}
     if not item.in_place and os.path.lexists(item.path):
         try:
             out["returned_to"] = str(inbox.release(item.path, ctx.settings))
+            out["message"] += "; the file is back in the inbox for the next run"
         except OSError as move_exc:  # left in processing/: the next run's recover() retries it
             out["returned_to"] = None
+            out["message"] += "; the file stays in processing/ and the next run retries it"
             log.error("%s: could not return it to the inbox (%s); it stays in %s",
                       item.origin, move_exc, item.path)
-    log.error("%s: failed (%s): %s", item.origin, type(exc).__name__, exc)
+    log.error("%s: failed (%s): %s", item.origin, type(exc).__name__, out["message"])
     return out
 
 
@@ -314,7 +366,7 @@ def collect(paths: Iterable[str | Path], settings: Optional[Settings] = None) ->
         rp = p.resolve()
         if rp not in seen:
             seen.add(rp)
-            items.append(WorkItem(path=p, origin=str(p), in_place=True))
+            items.append(WorkItem(path=p, origin=inbox.text_name(str(p)), in_place=True))
 
     for raw in paths:
         p = Path(raw)
@@ -327,27 +379,37 @@ def collect(paths: Iterable[str | Path], settings: Optional[Settings] = None) ->
                     if inbox.is_temporary(name):
                         continue
                     if not inbox.is_supported(f):
-                        skipped.append({"path": str(f), "status": "skipped",
+                        skipped.append({"path": inbox.text_name(str(f)), "status": "skipped",
                                         "message": f"unsupported extension '{f.suffix or '(none)'}'"})
                     elif f.is_file():
                         add(f)
         elif p.is_file():
             add(p)
         else:
-            skipped.append({"path": str(p), "status": "error", "stage": "read", "message": "no such file or folder"})
+            skipped.append({"path": inbox.text_name(str(p)), "status": "error", "stage": "read",
+                            "message": "no such file or folder"})
     return items, skipped
 
 
-def _inbox_items(settings: Settings) -> tuple[list[WorkItem], int]:
-    """Recover what a dead run left in processing/, then claim every settled inbox file."""
+def _inbox_items(settings: Settings) -> tuple[list[WorkItem], int, list[dict]]:
+    """Recover what a dead run left in processing/, then claim every settled inbox file.
+    Returns the work, how many were recovered, and outcomes for files that could not be claimed."""
     items = [WorkItem(path=p, origin=str(Path(settings.inbox) / inbox.original_name(p)), in_place=False)
              for p in inbox.recover(settings)]
     recovered = len(items)
+    unclaimed: list[dict] = []
     for p in inbox.ready_files(settings):
-        claimed = inbox.claim(p, settings)
+        try:
+            claimed = inbox.claim(p, settings)
+        except OSError as exc:  # e.g. a sub-folder we may not write in: the file stays where it is
+            unclaimed.append({"path": inbox.text_name(str(p)), "status": "failed", "stage": "claim",
+                              "error": type(exc).__name__,
+                              "message": f"cannot take it from the inbox: {exc.strerror or exc}; it stays there"})
+            log.error("%s: cannot claim: %s", inbox.text_name(str(p)), exc)
+            continue
         if claimed is not None:
-            items.append(WorkItem(path=claimed, origin=str(p), in_place=False))
-    return items, recovered
+            items.append(WorkItem(path=claimed, origin=inbox.text_name(str(p)), in_place=False))
+    return items, recovered, unclaimed
 
 
 # ---------------------------------------------------------------- the run
@@ -430,7 +492,9 @@ def run_ingest(
                 summary.add(sk)
             summary["recovered"] = 0
         else:
-            items, summary["recovered"] = _inbox_items(settings)
+            items, summary["recovered"], unclaimed = _inbox_items(settings)
+            for u in unclaimed:
+                summary.add(u)
         log.info("run start: %d file(s) from %s", len(items), summary["source"])
         bar = _Progress(len(items), enabled=progress)
         with bar:
@@ -450,6 +514,13 @@ def run_ingest(
                         except OSError:
                             pass
                 raise
+        # Rebuild the search index once per run, not per document, so the next search is fast
+        # (search would otherwise rebuild a stale index itself).
+        if ctx.store is not None and hasattr(ctx.store, "refresh_index"):
+            try:
+                ctx.store.refresh_index()
+            except Exception as exc:  # noqa: BLE001 - not this run's files' fault; search copes
+                log.warning("search index not refreshed: %s", exc)
     finally:
         _close_store(ctx)
         lock.__exit__(None, None, None)
@@ -595,10 +666,33 @@ def _build_flow():
                        retry_condition_fn=_transient_only, cache_policy=NO_CACHE,
                        task_run_name="{name}")(ingest_file)
 
+    # Only the extraction is cached, never the file's outcome: a cached record is still saved,
+    # and the file still archived, by ingest-file (which is never cached). The key is the file's
+    # sha256 + PIPELINE_VERSION + a hash of the record-making code + OCR language/dpi
+    # (cache.extraction_key), so any extraction change misses; failures are never cached.
+    def extract_file_cached(path: Path, settings: Settings, sha256: str, extract, name: str):
+        return extract(Path(path), settings)
+
+    from datetime import timedelta
+
+    from congvan.pipeline.cache import extraction_key
+
+    extract_file_cached.__qualname__ = "extract_file_cached"
+    extract_file_cached = task(
+        name="extract-file", persist_result=True, task_run_name="extract {name}",
+        cache_key_fn=lambda _ctx, p: extraction_key(p["sha256"], p["settings"]),
+        cache_expiration=timedelta(days=Settings().task_cache_days))(extract_file_cached)
+
+    def cached(extract: ExtractFn) -> ExtractFn:
+        def run(path: Path, settings: Settings):
+            return extract_file_cached(path, settings, sha256_file(path), quote(extract), name=Path(path).name[:100])
+        return run
+
     def prefect_runner(items: list[WorkItem], ctx: RunContext, on_done: Callable[[dict], None]) -> None:
         # Bounded window of `workers` task runs: the concurrency limit that follows Settings,
         # whatever the task runner's own pool size.
         limit = max(1, int(ctx.settings.workers))
+        ctx.extract = cached(ctx.extract)
         pending: dict = {}
         queue = list(items)
 

@@ -8,12 +8,15 @@ OCR) is OCR'd. PDFs are only parsed and rendered, never executed (no JS, no atta
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
+import os
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -106,43 +109,88 @@ def acquire(path: Path, settings: Settings | None = None) -> Document:
 
 
 # --------------------------------------------------------------------------- images
-def _open_image_frames(path: Path, settings: Settings) -> list:
-    from PIL import Image, ImageSequence
+class _ImageFrames:
+    """The pages of a scan image, checked against the limits up front and decoded one at a time
+    when OCR takes them, so a 100-page TIFF never holds 100 decoded pages at once."""
 
-    Image.MAX_IMAGE_PIXELS = settings.max_pixels  # PIL raises DecompressionBombError at 2x this
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            n = getattr(img, "n_frames", 1)
+    def __init__(self, path: Path, settings: Settings):
+        from PIL import Image
+
+        self.path = path
+        self.settings = settings
+        self._lock = threading.Lock()  # one file handle: frames are sought and decoded one at a time
+        Image.MAX_IMAGE_PIXELS = settings.max_pixels  # PIL raises DecompressionBombError at 2x this
+        self._img = self._guard(lambda: Image.open(path))
+        try:
+            n = self._guard(lambda: getattr(self._img, "n_frames", 1))
             if n > settings.max_pages:
                 raise LimitExceeded(f"{path.name} has {n} pages, over the limit max_pages={settings.max_pages}")
-            frames = []
-            for i, frame in enumerate(ImageSequence.Iterator(img)):
-                w, h = frame.size
+            for i in range(n):  # sizes come from each frame's header: nothing is decoded yet
+                w, h = self._guard(lambda: self._seek(i).size)
                 if w * h > settings.max_pixels:
                     raise LimitExceeded(
                         f"{path.name} page {i + 1} is {w}x{h} = {w * h:,} pixels, over the limit max_pixels={settings.max_pixels:,}"
                     )
+            self.n = n
+        except BaseException:
+            self.close()
+            raise
+
+    def _seek(self, i: int):
+        if getattr(self._img, "n_frames", 1) > 1 or i:
+            self._img.seek(i)
+        return self._img
+
+    def _guard(self, fn):
+        """Run fn with PIL's errors turned into ours (bombs are limits, the rest damage)."""
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                return fn()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise LimitExceeded(f"{self.path.name} is a decompression bomb: {exc} "
+                                f"(limit max_pixels={self.settings.max_pixels:,})") from exc
+        except CongvanError:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise CorruptInput(f"{self.path.name} is a damaged or truncated image: {exc}") from exc
+
+    def __len__(self) -> int:
+        return self.n
+
+    def load(self, i: int):
+        """Page i decoded (a copy that outlives the file handle)."""
+        with self._lock:
+            def decode():
+                frame = self._seek(i)
                 frame.load()
-                frames.append(frame.copy())
-            return frames
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise LimitExceeded(f"{path.name} is a decompression bomb: {exc} (limit max_pixels={settings.max_pixels:,})") from exc
-    except CongvanError:
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptInput(f"{path.name} is a damaged or truncated image: {exc}") from exc
+                return frame.copy()
+
+            return self._guard(decode)
+
+    def close(self) -> None:
+        img, self._img = getattr(self, "_img", None), None
+        if img is not None:
+            img.close()
+
+
+def _open_image_frames(path: Path, settings: Settings) -> _ImageFrames:
+    return _ImageFrames(path, settings)
 
 
 def _acquire_image(path: Path, settings: Settings) -> list[Page]:
     frames = _open_image_frames(path, settings)
 
     def work(i: int) -> Page:
-        res = _ocr_or_fail(frames[i], settings, f"{path.name} page {i + 1}")
+        res = _ocr_or_fail(frames.load(i), settings, f"{path.name} page {i + 1}")
         return _ocr_page(i + 1, res, "scan image, no text layer", "")
 
-    return _run_parallel(work, len(frames), settings.workers)
+    try:
+        return _run_parallel(work, len(frames), settings.workers)
+    finally:
+        frames.close()
 
 
 # --------------------------------------------------------------------------- PDFs
@@ -216,100 +264,237 @@ class _LayerDecision:
 def _acquire_pdf(path: Path, settings: Settings) -> list[Page]:
     import pdfplumber
 
-    pdf_doc = _open_pdfium(path)
-    n = len(pdf_doc)
-    if n == 0:
-        raise CorruptInput(f"{path.name} has no pages")
-    if n > settings.max_pages:
-        raise LimitExceeded(f"{path.name} has {n} pages, over the limit max_pages={settings.max_pages}")
-    scale = settings.ocr_dpi / 72.0
-    for i in range(n):
-        w, h = pdf_doc[i].get_size()
-        px = int(w * scale) * int(h * scale)
-        if px > settings.max_pixels:
-            raise LimitExceeded(
-                f"{path.name} page {i + 1} would render to {px:,} pixels at {settings.ocr_dpi} dpi, "
-                f"over the limit max_pixels={settings.max_pixels:,}"
-            )
-    source = _flatten_annotations(pdf_doc)
-    if source is not None:  # reopen the flattened copy so both libraries see the same page content
-        pdf_doc.close()
+    with _PDFIUM:
+        pdf_doc = _open_pdfium(path)
+    try:
+        pdf_doc, source = _checked_and_flattened(pdf_doc, path, settings)
+        try:
+            plumber = pdfplumber.open(source if source is not None else path)
+        except Exception as exc:  # pdfminer raises many types for broken files
+            if "password" in repr(exc).lower() or "encrypt" in repr(exc).lower():
+                raise EncryptedInput(f"{path.name} is password-protected; we do not guess passwords") from exc
+            raise CorruptInput(f"{path.name} cannot be parsed as a PDF: {type(exc).__name__}: {exc}") from exc
+        n = _locked_call(lambda: len(pdf_doc))
+        scale = settings.ocr_dpi / 72.0
+
+        def work(i: int, d: _LayerDecision) -> Page:
+            # The one render of this page at OCR resolution; the image lives only while it is read.
+            try:
+                with _PDFIUM:
+                    img = pdf_doc[i].render(scale=scale).to_pil()
+            except Exception as exc:
+                raise CorruptInput(f"{path.name} page {i + 1} cannot be rendered: {exc}") from exc
+            res = _ocr_or_fail(img, settings, f"{path.name} page {i + 1}")
+            del img
+            return _ocr_page(i + 1, res, d.reason, d.original)
+
+        # Decisions are taken here in page order while earlier pages that need OCR are already
+        # being rendered and read on the shared pool: the text layer of page 5 is parsed while
+        # page 1 is in tesseract.
+        pages = _Pages(n, settings.workers)
+        try:
+            try:
+                smap = _learn_document_symbol_map(plumber)
+                for i in range(n):
+                    try:
+                        d = _decide_layer(plumber.pages[i], _Locked(_locked_call(lambda: pdf_doc[i])), i + 1, smap)
+                    except CongvanError:
+                        raise
+                    except Exception as exc:
+                        log.warning("page %d text layer unreadable: %s", i + 1, exc)
+                        d = _LayerDecision(None, f"text layer unreadable ({type(exc).__name__}): OCR", "")
+                    if d.page is not None:
+                        pages.put(i, d.page)
+                    else:
+                        pages.run(i, functools.partial(work, i, d))
+            finally:
+                plumber.close()
+            return pages.gather()
+        except BaseException:
+            pages.abandon()
+            raise
+    finally:
+        with _PDFIUM:
+            pdf_doc.close()
+
+
+def _checked_and_flattened(pdf_doc, path: Path, settings: Settings):
+    """Limits checked on every page, then annotations drawn in: (document to render, flattened bytes or None).
+    Closes `pdf_doc` itself when it swaps it for the flattened copy."""
+    with _PDFIUM:
+        n = len(pdf_doc)
+        if n == 0:
+            raise CorruptInput(f"{path.name} has no pages")
+        if n > settings.max_pages:
+            raise LimitExceeded(f"{path.name} has {n} pages, over the limit max_pages={settings.max_pages}")
+        scale = settings.ocr_dpi / 72.0
+        for i in range(n):
+            w, h = pdf_doc[i].get_size()
+            px = int(w * scale) * int(h * scale)
+            if px > settings.max_pixels:
+                raise LimitExceeded(
+                    f"{path.name} page {i + 1} would render to {px:,} pixels at {settings.ocr_dpi} dpi, "
+                    f"over the limit max_pixels={settings.max_pixels:,}"
+                )
+        source = _flatten_annotations(pdf_doc)
+        if source is None:
+            return pdf_doc, None
+        # reopen the flattened copy so both libraries see the same page content
         import pypdfium2 as pdfium
 
-        pdf_doc = pdfium.PdfDocument(source.getvalue())
-        source.seek(0)
-    try:
-        plumber = pdfplumber.open(source if source is not None else path)
-    except Exception as exc:  # pdfminer raises many types for broken files
-        if "password" in repr(exc).lower() or "encrypt" in repr(exc).lower():
-            raise EncryptedInput(f"{path.name} is password-protected; we do not guess passwords") from exc
-        raise CorruptInput(f"{path.name} cannot be parsed as a PDF: {type(exc).__name__}: {exc}") from exc
-
-    lock = threading.Lock()  # pdfium and pdfplumber are not thread-safe
-    decisions: list[_LayerDecision] = []
-    try:
-        smap = _learn_document_symbol_map(plumber)
-        for i in range(n):
-            try:
-                decisions.append(_decide_layer(plumber.pages[i], pdf_doc[i], i + 1, smap))
-            except CongvanError:
-                raise
-            except Exception as exc:
-                log.warning("page %d text layer unreadable: %s", i + 1, exc)
-                decisions.append(_LayerDecision(None, f"text layer unreadable ({type(exc).__name__}): OCR", ""))
-    finally:
-        plumber.close()
-
-    def work(i: int) -> Page:
-        d = decisions[i]
-        if d.page is not None:
-            return d.page
-        try:
-            with lock:
-                img = pdf_doc[i].render(scale=scale).to_pil()
-        except Exception as exc:
-            raise CorruptInput(f"{path.name} page {i + 1} cannot be rendered: {exc}") from exc
-        res = _ocr_or_fail(img, settings, f"{path.name} page {i + 1}")
-        return _ocr_page(i + 1, res, d.reason, d.original)
-
-    try:
-        return _run_parallel(work, n, settings.workers)
-    finally:
+        flat = pdfium.PdfDocument(source.getvalue())
         pdf_doc.close()
+        source.seek(0)
+        return flat, source
+
+
+# --------------------------------------------------------------------------- scheduling
+# pdfium is not thread-safe, not even across documents: every pdfium call of this process goes
+# through this lock. Rendering a page takes ~0.1 s against seconds of OCR, so one at a time is cheap.
+_PDFIUM = threading.RLock()
+
+
+def _locked_call(fn):
+    with _PDFIUM:
+        return fn()
+
+
+class _Locked:
+    """A pypdfium2 object whose calls take the pdfium lock; what they return is wrapped alike
+    (page → bitmap → PIL image), so decision code written for plain pdfium stays unaware."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def __getattr__(self, name):
+        attr = getattr(self._obj, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with _PDFIUM:
+                out = attr(*args, **kwargs)
+            return _Locked(out) if type(out).__module__.startswith("pypdfium2") else out
+
+        return call
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _page_pool(workers: int) -> ThreadPoolExecutor:
+    """One process-wide pool per size. Files read at the same time (ingestion threads, Prefect
+    task threads) share it, so at most `workers` pages are being rendered and OCR'd at once —
+    one single-threaded tesseract per core (OMP_THREAD_LIMIT=1, set by ocr.py) and at most
+    `workers` page images in memory — however many files are in flight. Threads suffice:
+    tesseract runs in its own process, and rendering and numpy preprocessing release the GIL."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"congvan-page{workers}")
+        return pool
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (process workers) inherits neither the pool's threads nor a lock's holder:
+    start afresh, or its first OCR page would wait forever."""
+    global _PDFIUM, _POOLS_LOCK
+    _PDFIUM = threading.RLock()
+    _POOLS_LOCK = threading.Lock()
+    _POOLS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Pages:
+    """A document's pages in order: some decided on the spot (text layer), some handed to the
+    shared pool (OCR) as soon as they are known; `gather` returns them in page order."""
+
+    def __init__(self, n: int, workers: int):
+        self.results: list[Optional[Page]] = [None] * n
+        self.futures: dict[int, Future] = {}
+        self.pool = _page_pool(int(workers)) if int(workers) > 1 and n > 1 else None
+
+    def put(self, i: int, page: Page) -> None:
+        self.results[i] = page
+
+    def run(self, i: int, fn: Callable[[], Page]) -> None:
+        if self.pool is None:
+            self.results[i] = fn()
+        else:
+            self.futures[i] = self.pool.submit(fn)
+
+    def gather(self) -> list[Page]:
+        for i in sorted(self.futures):
+            self.results[i] = self.futures[i].result()  # the first failure (in page order) is the file's
+        return self.results  # type: ignore[return-value]
+
+    def abandon(self) -> None:
+        """After a failure: pages not begun are dropped, pages being read finish before the file closes."""
+        for f in self.futures.values():
+            f.cancel()
+        futures_wait(list(self.futures.values()))
+
+
+def _run_parallel(work: Callable[[int], Page], n: int, workers: int) -> list[Page]:
+    """work(i) for every page on the shared pool (inline when one worker), results in order."""
+    pages = _Pages(n, workers)
+    try:
+        for i in range(n):
+            pages.run(i, functools.partial(work, i))
+        return pages.gather()
+    except BaseException:
+        pages.abandon()
+        raise
 
 
 def _ocr_or_fail(img, settings: Settings, where: str):
-    """OCR one image; tesseract failures become a CongvanError that names the page."""
+    """OCR one image, through the page cache; tesseract failures become a CongvanError naming the page."""
+    from congvan.pipeline.cache import page_cache
     from congvan.pipeline.ocr import ocr_image
 
+    cache = page_cache(settings)
+    key = None
+    if cache is not None:
+        try:
+            key = cache.key(img, settings.ocr_lang)
+        except Exception as exc:  # the cache must never cost a page
+            log.warning("%s: no OCR cache key (%s)", where, exc)
+        if key is not None:
+            hit = cache.get(key)
+            # A hit never changes a file's outcome: a reading that took longer than this run's
+            # per-page limit is not reused, so the limit fails the page as it would uncached.
+            if hit is not None and hit.seconds <= settings.ocr_timeout:
+                return hit
     try:
-        return ocr_image(img, settings.ocr_lang, timeout=settings.ocr_timeout)
+        res = ocr_image(img, settings.ocr_lang, timeout=settings.ocr_timeout)
     except CongvanError as exc:
         raise type(exc)(f"{where}: {exc}", stage=exc.stage) from exc
     except Exception as exc:
         raise CongvanError(f"{where}: OCR failed ({type(exc).__name__}: {exc})", stage="ocr") from exc
+    if key is not None:
+        cache.put(key, res)
+    return res
 
 
 def _ocr_page(number: int, res, reason: str, discarded_layer: str) -> Page:
     """An OCR'd page: post-corrected text; `original` keeps tesseract's raw output."""
-    from congvan.pipeline.repair import postcorrect_ocr
+    from congvan.pipeline.postcorrect import confidences_from_tsv, postcorrect
 
     raw = nfc(res.text)
     if not raw.strip():
         return Page(number, "", "ocr", reason + "; nothing readable on the page (blank?)", original="",
                     ocr_confidence=None)
-    pc = postcorrect_ocr(raw)
-    if pc.words or pc.structure:
-        reason += f"; OCR post-correction fixed {pc.words} words, {pc.structure} numbers/dates"
+    words = getattr(res, "words", None)
+    pc = postcorrect(raw, confidences=confidences_from_tsv(words, raw) if words else None)
+    if pc.changes:
+        n_struct = sum(c.rule.startswith("structure:") for c in pc.changes)
+        reason += f"; OCR post-correction fixed {len(pc.changes) - n_struct} words, {n_struct} numbers/dates"
     return Page(number, pc.text, "ocr", reason, original=raw, ocr_confidence=round(res.confidence, 3))
-
-
-def _run_parallel(work: Callable[[int], Page], n: int, workers: int) -> list[Page]:
-    """Pages in parallel (tesseract runs in its own process, so threads suffice), results in order."""
-    if n <= 1 or workers <= 1:
-        return [work(i) for i in range(n)]
-    with ThreadPoolExecutor(max_workers=min(workers, n)) as ex:
-        return list(ex.map(work, range(n)))
 
 
 # --------------------------------------------------------------------------- the per-page decision
@@ -349,48 +534,282 @@ def _broken_fonts(chars: list[dict]) -> set[str]:
     return fonts
 
 
+class _FontSymbolMaps:
+    """The file's symbol→letter maps: one per broken font (fonts of one family may order their
+    glyphs differently), falling back, symbol by symbol, to the map learnt from all broken fonts."""
+
+    def __init__(self, per_font: dict, whole) -> None:
+        self.per_font = per_font
+        self.whole = whole
+        self.mapping = dict(whole.mapping) if whole is not None else {}  # any map at all
+
+    def for_font(self, font: str) -> dict[str, str]:
+        out = dict(self.mapping)
+        own = self.per_font.get(font)
+        if own is not None:
+            out.update(own.mapping)
+        return out
+
+    def describe(self, fonts) -> str:
+        merged: dict[str, str] = {}
+        for f in sorted(fonts):
+            merged.update(self.for_font(f))
+        return " ".join(sorted(merged)) + " → " + " ".join(merged[k] for k in sorted(merged))
+
+
 def _learn_document_symbol_map(plumber):
-    """One symbol→letter map per file, learnt from all broken-font text: a broken font is broken
+    """Symbol→letter maps per file, learnt from all broken-font text: a broken font is broken
     the same way on every page, and a short last page alone is too little evidence (Nơi/Nưi)."""
-    parts = []
+    by_font: dict[str, list[str]] = {}
     for page in plumber.pages:
         try:
-            fonts = _broken_fonts(page.chars)
-            if fonts:
-                parts.append(
-                    page.filter(lambda o: o.get("object_type") != "char" or o.get("fontname") in fonts).extract_text()
+            for font in _broken_fonts(page.chars):
+                by_font.setdefault(font, []).append(
+                    page.filter(lambda o, f=font: o.get("object_type") != "char" or o.get("fontname") == f).extract_text()
                 )
         except Exception:
             continue
-    return learn_symbol_map("\n".join(parts)) if parts else None
+    if not by_font:
+        return None
+    whole = learn_symbol_map("\n".join(t for parts in by_font.values() for t in parts))
+    per_font = {f: learn_symbol_map("\n".join(parts)) for f, parts in by_font.items()}
+    return _FontSymbolMaps(per_font, whole)
+
+
+_OPEN_QUOTES = ("<", '"', "\u201c")
 
 
 def _repair_symbols(page, chars: list[dict], fonts: set[str], smap) -> tuple[str, str, int]:
-    """Apply the file's symbol→letter map to glyphs of the broken fonts only, and pair their quotes."""
+    """Apply the file's symbol→letter maps to glyphs of the broken fonts only, and pair their quotes."""
     if smap is None or not smap.mapping:
         return "", "", 0
+    maps = {f: smap.for_font(f) if hasattr(smap, "for_font") else smap.mapping for f in fonts}
     n = 0
     for i, c in enumerate(chars):
-        if c.get("fontname") in fonts and c["text"] in smap.mapping:
+        m = maps.get(c.get("fontname"))
+        if m and c["text"] in m:
             prev = chars[i - 1]["text"] if i else ""
             nxt = chars[i + 1]["text"] if i + 1 < len(chars) else ""
-            if prev.isalpha() or nxt.isalpha() or prev in smap.mapping or nxt in smap.mapping:
-                c["text"] = smap.mapping[c["text"]]
+            if prev.isalpha() or nxt.isalpha() or prev in m or nxt in m:
+                c["text"] = m[c["text"]]
                 n += 1
-    # '<' … '=' drawn by the broken font as quotes: pair them in content order, inside those fonts only.
+    # '<' … '=' drawn by the broken font as quotes: pair them in content order, inside those fonts
+    # only. A '=' glued to a word also closes a quote opened by a plain '"' (“Cả nước … 2030=).
     opener = None
     for i, c in enumerate(chars):
         if c.get("fontname") not in fonts:
             continue
-        if c["text"] == "<" and i + 1 < len(chars) and chars[i + 1]["text"].isalpha():
+        if c["text"] in _OPEN_QUOTES and i + 1 < len(chars) and chars[i + 1]["text"].isalpha():
             opener = c
         elif c["text"] == "=" and opener is not None and i and chars[i - 1]["text"].strip():
-            opener["text"], c["text"] = "\u201c", "\u201d"
+            if opener["text"] == "<":
+                opener["text"] = "\u201c"
+                n += 1
+            c["text"] = "\u201d"
             opener = None
-            n += 2
+            n += 1
+    # Unpaired (the quote spans a page break): '<' glued to the next word, '=' glued to the previous
+    # one and not to a following letter or digit, are quote marks too; a real '<'/'=' stands between
+    # numbers or spaces.
+    for i, c in enumerate(chars):
+        if c.get("fontname") not in fonts:
+            continue
+        prev = chars[i - 1]["text"] if i else " "
+        nxt = chars[i + 1]["text"] if i + 1 < len(chars) else " "
+        if c["text"] == "<" and nxt.isalpha() and not prev.strip():
+            c["text"] = "\u201c"
+            n += 1
+        elif c["text"] == "=" and prev.strip() and not prev.isdigit() and not (nxt.isalnum()):
+            c["text"] = "\u201d"
+            n += 1
     # A fresh filtered view: the page caches its text map, which predates the glyph edits.
-    text = page.filter(lambda o: True).extract_text() or ""
-    return nfc(text), smap.describe(), n
+    fresh = page.filter(lambda o: True)
+    desc = smap.describe(fonts) if hasattr(smap, "describe") and hasattr(smap, "for_font") else smap.describe()
+    return nfc(_layer_text(fresh)), desc, n
+
+
+def _decode_legacy_spans(chars: list[dict]) -> dict[str, str]:
+    """Decode TCVN3/VNI per font, in place: {font: encoding} for the fonts decoded.
+
+    A page may mix a Unicode font (the header) with a legacy one (the body), and a legacy table
+    applied to Unicode text corrupts it, so each font's text is judged on its own: the font name is
+    the evidence (.VnTime → TCVN3, VNI-Times → VNI), and, for renamed or subset fonts, a decoding
+    that makes that font's words Vietnamese (validity ≥ MIN_VALID_REPAIR, and better than as is).
+    Glyphs are decoded by runs of one font without a space (a word), so VNI's base + mark pairs
+    stay together; the decoded word goes on the run's first glyph and the rest become empty.
+    """
+    by_font: dict[str, list[int]] = {}
+    for i, c in enumerate(chars):
+        by_font.setdefault(c.get("fontname", ""), []).append(i)
+    chosen: dict[str, str] = {}
+    for font, idx in by_font.items():
+        text = "".join(chars[i]["text"] for i in idx)
+        if not any(ord(ch) > 127 for ch in text) and legacy_font_family(font) is None:
+            continue  # pure ASCII under a non-legacy name: nothing a legacy table would change
+        hint = legacy_font_family(font)
+        spaced = _font_text(chars, idx)
+        leg = best_legacy_decoding(spaced, hint)
+        if leg.encoding and (leg.encoding == hint or leg.after >= MIN_VALID_REPAIR):
+            chosen[font] = leg.encoding
+    if not chosen:
+        return chosen
+    from congvan.pipeline.repair import LEGACY_DECODERS
+
+    i = 0
+    while i < len(chars):
+        font = chars[i].get("fontname", "")
+        if font not in chosen or not chars[i]["text"].strip():
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(chars) and chars[j + 1].get("fontname", "") == font and chars[j + 1]["text"].strip() \
+                and abs(chars[j + 1]["top"] - chars[i]["top"]) < 2:
+            j += 1
+        word = "".join(chars[k]["text"] for k in range(i, j + 1))
+        decoded = LEGACY_DECODERS[chosen[font]](word)
+        # A font chosen by its name is decoded whole; one chosen by content only word by word where
+        # the word was not Vietnamese and becomes so (a Unicode header in the same font stays).
+        if decoded != word and (legacy_font_family(font) == chosen[font]
+                                or validity(decoded).score > validity(word).score):
+            chars[i]["text"] = decoded
+            chars[i]["x1"] = chars[j]["x1"]  # the merged glyph covers the word: spacing stays right
+            for k in range(i + 1, j + 1):
+                chars[k]["text"] = ""
+        i = j + 1
+    return chosen
+
+
+def _font_text(chars: list[dict], idx: list[int]) -> str:
+    """One font's glyphs as text, a space where consecutive glyphs are not adjacent."""
+    out = []
+    for a, b in zip(idx, idx[1:] + [None]):
+        out.append(chars[a]["text"])
+        if b is not None and (b != a + 1 or abs(chars[b]["top"] - chars[a]["top"]) >= 2
+                              or chars[b]["x0"] - chars[a]["x1"] > 1.5):
+            out.append(" ")
+    return "".join(out)
+
+
+MIN_GUTTER = 8.0  # points of blank between two header columns, common to every line of the block
+# (the 002 header's common strip is ~10 pt; a justified body line's widest space measured 8 pt,
+# hence also HEADER_TOP and the need for two lines split at the same place)
+HEADER_TOP = 0.40  # only blocks starting in this top share of the page: the header, not the signature
+
+
+def _read_columns(page) -> str:
+    """`extract_text`, except that the header's two-column block (issuer | national motto, number |
+    place and date) is read column by column, left then right, as written, instead of line by line
+    straight across both columns. The signature block (Nơi nhận | signer) is left as pdfplumber
+    reads it: the distribution and signer extractors were measured worse on its column order.
+
+    A block is a run of lines that all leave one common vertical strip blank (≥ MIN_GUTTER points,
+    in the middle half of the page), from its first to its last line with words on both sides of
+    the strip, with at least two such lines.
+    Pages without such a block come out exactly as `extract_text` gives them.
+    """
+    text = page.extract_text() or ""
+    try:
+        words = page.extract_words(use_text_flow=False)
+    except Exception:
+        return text
+    if len(words) < 4:
+        return text
+    lines: list[list[dict]] = []
+    for w in sorted(words, key=lambda w: (round(w["top"], 1), w["x0"])):
+        if lines and abs(w["top"] - lines[-1][0]["top"]) <= 3:
+            lines[-1].append(w)
+        else:
+            lines.append([w])
+    for ln in lines:
+        ln.sort(key=lambda w: w["x0"])
+    x_lo, x_hi = float(page.bbox[0]), float(page.bbox[2])
+    mid_lo, mid_hi = x_lo + 0.25 * (x_hi - x_lo), x_lo + 0.75 * (x_hi - x_lo)
+
+    def free(ln) -> list[tuple[float, float]]:
+        """Blank x-intervals of a line inside the middle half of the page."""
+        out, x = [], mid_lo
+        for w in ln:
+            if w["x1"] <= x:
+                continue
+            if w["x0"] > x:
+                out.append((x, min(w["x0"], mid_hi)))
+            x = max(x, w["x1"])
+            if x >= mid_hi:
+                break
+        if x < mid_hi:
+            out.append((x, mid_hi))
+        return [(a, b) for a, b in out if b - a >= MIN_GUTTER]
+
+    def meet(a, b):
+        return [(max(p, r), min(q, t)) for p, q in a for r, t in b if min(q, t) - max(p, r) >= MIN_GUTTER]
+
+    def split(ln, gap) -> bool:
+        return any(w["x1"] <= gap[0] for w in ln) and any(w["x0"] >= gap[1] for w in ln)
+
+    out, i, changed = [], 0, False
+    while i < len(lines):
+        gaps, j = free(lines[i]), i
+        while gaps and j + 1 < len(lines):
+            nxt = meet(gaps, free(lines[j + 1]))
+            if not nxt:
+                break
+            gaps, j = nxt, j + 1
+        gap = max(gaps, key=lambda g: g[1] - g[0]) if gaps else None
+        if gap:  # the block ends at its last line with words on both sides: a one-sided line after
+            while j > i and not split(lines[j], gap):  # it ("Kính gửi:", the rest of the subject)
+                j -= 1  # may as well be the body's start, and is read after both columns
+        block = lines[i:j + 1]
+        in_header = lines[i][0]["top"] < page.bbox[1] + HEADER_TOP * (page.bbox[3] - page.bbox[1])
+        if gap and in_header and sum(split(ln, gap) for ln in block) >= 2:
+            cut = (gap[0] + gap[1]) / 2
+            for side in (lambda w: w["x1"] <= cut, lambda w: w["x0"] >= cut):
+                for ln in block:
+                    part = [w["text"] for w in ln if side(w)]
+                    if part:
+                        out.append(" ".join(part))
+            changed, i = True, j + 1
+        else:
+            out.append(" ".join(w["text"] for w in lines[i]))
+            i += 1
+    return "\n".join(out) if changed else text
+
+
+def _layer_text(page) -> str:
+    """The page's text in reading order, ruled tables read row by row with cells joined by tabs.
+
+    pdfplumber's `extract_text` reads every line straight across the page, so a task table's cells
+    come out interleaved ("Sở Nội vụ (Ban Thi Các cụm, khối thi đua, …"); a reader, the gold texts
+    and the task extractor's tab-line reader take a table row by row, cell by cell. Text beside a
+    table (outside its columns) follows the table.
+    """
+    try:
+        found = [t for t in page.find_tables() if len(t.rows) >= 2 and max(len(r.cells) for r in t.rows) >= 2]
+    except Exception as exc:  # the table finder must never lose the page's text
+        log.warning("table finder failed on page %s: %s", page.page_number, exc)
+        found = []
+    if not found:
+        return _read_columns(page)
+    found.sort(key=lambda t: t.bbox[1])
+
+    def mid(o):
+        return (o["top"] + o["bottom"]) / 2, (o["x0"] + o["x1"]) / 2
+
+    def band(y0, y1, keep=lambda x: True) -> str:
+        sub = page.filter(lambda o: o.get("object_type") != "char" or (y0 <= mid(o)[0] < y1 and keep(mid(o)[1])))
+        return _read_columns(sub)
+
+    parts, y = [], float(page.bbox[1])
+    for t in found:
+        x0, top, x1, bottom = t.bbox
+        if top < y:  # overlapping tables: keep the first one's reading
+            continue
+        parts.append(band(y, top))
+        rows = ["\t".join(" ".join((cell or "").split()) for cell in row) for row in t.extract()]
+        parts.append("\n".join(r for r in rows if r.strip()))
+        parts.append(band(top, bottom, lambda x, a=x0, b=x1: x < a or x > b))
+        y = bottom
+    parts.append(band(y, float(page.bbox[3]) + 1))
+    return "\n".join(p for p in parts if p.strip())
 
 
 def _decide_layer(page, pdfium_page, number: int, smap=None) -> _LayerDecision:
@@ -399,7 +818,7 @@ def _decide_layer(page, pdfium_page, number: int, smap=None) -> _LayerDecision:
     visible = [c for c in chars if c["text"].strip()]
     if not visible:
         return _LayerDecision(None, "no text layer", "")
-    raw = nfc(page.extract_text() or "")
+    raw = nfc(_layer_text(page))
     if not raw.strip():
         return _LayerDecision(None, "no text layer", "")
 
@@ -422,7 +841,11 @@ def _decide_layer(page, pdfium_page, number: int, smap=None) -> _LayerDecision:
     fonts = {c.get("fontname", "") for c in visible}
     legacy = {legacy_font_family(f) for f in fonts} - {None}
     broken = _broken_fonts(chars)
-    tables = _tables(page)
+    saved = [(c["text"], c["x1"]) for c in chars]
+
+    def restore() -> None:
+        for c, (t, x1) in zip(chars, saved):
+            c["text"], c["x1"] = t, x1
 
     if broken:
         fixed, desc, n = _repair_symbols(page, chars, broken, smap)
@@ -432,22 +855,44 @@ def _decide_layer(page, pdfium_page, number: int, smap=None) -> _LayerDecision:
                 return _LayerDecision(
                     Page(number, fixed, "repaired_layer",
                          f"broken font map repaired ({desc}, {n} chars; validity {v} → {v2})",
-                         original=raw, tables=tables),
+                         original=raw, tables=_tables(page.filter(lambda o: True))),
                     "", raw)
+            restore()
     if legacy or v.score < MIN_VALID_LAYER:
+        chosen = _decode_legacy_spans(chars)
+        if chosen:
+            view = page.filter(lambda o: o.get("object_type") != "char" or o["text"] != "")
+            fixed = nfc(_layer_text(view))
+            v2 = validity(fixed)
+            named = all(legacy_font_family(f) == e for f, e in chosen.items())
+            if v2.score >= MIN_VALID_REPAIR and (v2.score > v.score or (named and v2.score >= v.score)):
+                runs = ", ".join(f"{f.split('+', 1)[-1]}: {e}" for f, e in sorted(chosen.items()))
+                return _LayerDecision(
+                    Page(number, fixed, "repaired_layer",
+                         f"legacy font text decoded per font ({runs}; validity {v} → {v2})",
+                         original=raw, tables=_tables(view)),
+                    "", raw)
+            restore()
         hint = next(iter(legacy)) if len(legacy) == 1 else None
         leg = best_legacy_decoding(raw, hint)
         if leg.encoding and leg.after >= MIN_VALID_REPAIR:
             return _LayerDecision(
                 Page(number, leg.text, "repaired_layer",
-                     f"legacy {leg.encoding} font text decoded (validity {leg.before:.2f} → {leg.after:.2f})",
-                     original=raw, tables=tables),
+                     f"legacy {leg.encoding} font text decoded on the whole page (validity {leg.before:.2f} → {leg.after:.2f})",
+                     original=raw, tables=[[[leg_cell(c, leg.encoding) for c in row] for row in t] for t in _tables(page)]),
                 "", raw)
     if v.score >= MIN_VALID_LAYER:
         return _LayerDecision(Page(number, raw, "text_layer",
                                    f"text layer reads as Vietnamese (validity {v}, covers {coverage:.0%} of ink)",
-                                   tables=tables), "", raw)
+                                   tables=_tables(page)), "", raw)
     return _LayerDecision(None, f"text layer is not Vietnamese (validity {v}, e.g. {' '.join(v.bad[:3])}): OCR", raw)
+
+
+def leg_cell(cell, encoding: str):
+    """A table cell decoded with the page's legacy table (None stays None)."""
+    from congvan.pipeline.repair import LEGACY_DECODERS
+
+    return LEGACY_DECODERS[encoding](cell) if cell else cell
 
 
 def _tables(page) -> list:

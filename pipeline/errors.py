@@ -41,3 +41,10 @@ class DatabaseBusy(CongvanError):
     """Another process holds the DuckDB file for longer than we agreed to wait."""
 
     stage = "store"
+
+
+class ArchiveFailed(CongvanError):
+    """The record was saved but the file could not be moved into the archive (disk full,
+    permissions): not the file's fault, so it goes back to the inbox, never to quarantine."""
+
+    stage = "archive"

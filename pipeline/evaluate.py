@@ -302,9 +302,25 @@ def format_report(report: Report, details: bool = False) -> str:
                   _pct(allc.precision), _pct(allc.recall), _pct(allc.f1), str(allc.tp + allc.fn))
     t.add_row("macro F1", *[_pct(report.macro_f1(v)) for v in variants], "", "", _pct(report.macro_f1()), "",
               style="bold")
-    console = Console(width=140, force_terminal=False, color_system=None)
+    # the same figures split into precision / recall / F1 for every variant
+    t2 = Table(title="Per variant: P / R / F1 % (n = gold items)")
+    t2.add_column("field")
+    for v in variants:
+        t2.add_column(v, justify="right")
+    for f in FIELDS:
+        if not report.counts(f).support:
+            continue
+        cells = []
+        for v in variants:
+            c = report.counts(f, v)
+            cells.append("—" if not c.support else
+                         f"{_pct(c.precision)}/{_pct(c.recall)}/{_pct(c.f1)} n={c.tp + c.fn}")
+        t2.add_row(f, *cells)
+    t2.add_row("macro F1", *[_pct(report.macro_f1(v)) for v in variants], style="bold")
+    console = Console(width=200, force_terminal=False, color_system=None)
     with console.capture() as cap:
         console.print(t)
+        console.print(t2)
         for path, err in report.errors:
             console.print(f"error: {path}: {err}", markup=False)
         if details:

@@ -80,9 +80,20 @@ def fit_name(name: str, reserve: int = 0, limit: int = NAME_MAX) -> str:
     return (cut or "file") + ext
 
 
+def text_name(name: str) -> str:
+    """`name` as valid Unicode text. Linux names are bytes: one that is not UTF-8 (a zip from
+    an old Windows machine, TCVN3/CP1258 names) reaches Python with surrogate escapes, which
+    neither UTF-8 files, JSON nor DuckDB accept. Undecodable bytes become U+FFFD."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", errors="replace")
+
+
 def _safe_basename(name: str) -> str:
-    """A plain file name: no directory part, not "." or "..", not empty."""
-    base = name.replace("\x00", "").rsplit("/", 1)[-1]
+    """A plain file name: valid text, no directory part, not "." or "..", not empty."""
+    base = text_name(name).replace("\x00", "").rsplit("/", 1)[-1]
     if base in ("", ".", ".."):
         base = "file"
     return base
@@ -233,7 +244,7 @@ def claim(path: Path, settings: Settings) -> Optional[Path]:
     processing = Path(settings.processing)
     processing.mkdir(parents=True, exist_ok=True)
     ident = _new_id()
-    name = fit_name(_safe_basename(path.name), reserve=len(ident) + len(ID_SEP))
+    name = fit_name(_safe_basename(path.name), reserve=len(ident) + ID_ROOM + len(ID_SEP))
     dest = processing / f"{ident}{ID_SEP}{name}"
     try:
         os.rename(path, dest)
@@ -251,16 +262,23 @@ def claim(path: Path, settings: Settings) -> Optional[Path]:
     return _move_noclobber(hidden, processing, f"{ident}{ID_SEP}{name}")
 
 
-def archive(claimed: Path, sha256: str, settings: Settings, when: Optional[datetime] = None) -> Path:
+def archive(claimed: Path, sha256: str, settings: Settings, when: Optional[datetime] = None,
+            *, name: Optional[str] = None) -> Path:
     """Move a processed file to `archive/YYYY/MM/<original name>` (month of ingestion).
 
     `sha256` is not written anywhere (the store holds it); it is accepted so a
     caller cannot archive a file it has not fingerprinted. Never overwrites.
+    `name`: the name as it came into the inbox; the processing/ name may have been
+    shortened to make room for the claim id (a 255-byte name), the archive keeps it whole.
     """
     if not sha256:
         raise ValueError("archive needs the file's sha256")
     when = when or datetime.now(timezone.utc)
-    return _move_noclobber(Path(claimed), archive_dir(settings, when), original_name(claimed))
+    return _move_noclobber(Path(claimed), archive_dir(settings, when), _final_name(claimed, name))
+
+
+def _final_name(claimed: Path | str, name: Optional[str]) -> str:
+    return _safe_basename(name) if name else original_name(claimed)
 
 
 def archive_dir(settings: Settings, when: Optional[datetime] = None) -> Path:
@@ -268,10 +286,11 @@ def archive_dir(settings: Settings, when: Optional[datetime] = None) -> Path:
     return Path(settings.archive) / f"{when:%Y}" / f"{when:%m}"
 
 
-def next_archive_path(claimed: Path, settings: Settings, when: Optional[datetime] = None) -> Path:
+def next_archive_path(claimed: Path, settings: Settings, when: Optional[datetime] = None,
+                      *, name: Optional[str] = None) -> Path:
     """Where `archive` would put `claimed` now (first free name); stable while the caller holds the store lock."""
     d = archive_dir(settings, when)
-    for cand in _candidates(original_name(claimed)):
+    for cand in _candidates(_final_name(claimed, name)):
         if not (d / cand).exists():
             return d / cand
     raise AssertionError("unreachable")
@@ -293,7 +312,7 @@ def quarantine(
     with the pipeline version so a later release can retry what it now handles.
     """
     qdir = Path(settings.quarantine)
-    name = original_name(claimed)
+    name = _final_name(claimed, Path(original_path).name if original_path else None)
     # Reserve room for ".reason.json" so the pair always fits NAME_MAX.
     dest = _move_noclobber(Path(claimed), qdir, fit_name(name, reserve=len(".reason.json")))
     reason = {
@@ -310,8 +329,16 @@ def quarantine(
         reason["traceback"] = "".join(traceback.format_exception(error)).strip()[-4000:]
     reason_path = dest.with_name(dest.name + ".reason.json")
     tmp = reason_path.with_name(f".{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(reason, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, reason_path)  # dest name is fresh, so this replaces nothing of value
+    try:
+        tmp.write_text(json.dumps(reason, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, reason_path)  # dest name is fresh, so this replaces nothing of value
+    except OSError:
+        # No reason, no quarantine (disk full): put the file back where it was claimed, so the
+        # caller's failure path hands it back for the next run instead of leaving it unexplained.
+        if tmp.exists():
+            os.unlink(tmp)
+        os.rename(dest, claimed)
+        raise
     return dest
 
 
@@ -337,9 +364,10 @@ def recover(settings: Settings) -> list[Path]:
     """Files left in processing/ by a run that died: return them for retry in this run.
 
     Call only while holding the ingest lock (then nobody else is processing).
-    Each recovery bumps a counter in the id (`…-ab12cd34.r1__name.pdf`); a file
-    that already killed MAX_CRASH_RETRIES runs is quarantined instead of being
-    allowed to kill every future run.
+    A file whose processing had begun (`mark_started`) bumps a counter in the id
+    (`…-ab12cd34.r1__name.pdf`); a file that already killed MAX_CRASH_RETRIES runs
+    is quarantined instead of being allowed to kill every future run. Files the dead
+    run had claimed but not begun are simply retried.
     """
     processing = Path(settings.processing)
     if not processing.is_dir():
@@ -354,19 +382,51 @@ def recover(settings: Settings) -> list[Path]:
             if claimed is not None:
                 retry.append(claimed)
             continue
-        base, _, count = ident.partition(".r")
-        tries = int(count) if count.isdigit() else 0
-        if tries >= MAX_CRASH_RETRIES:
-            quarantine(path, CrashedTooOften(f"the pipeline stopped while processing this file {tries + 1} times"),
-                       "crash", settings, original_path=str(path))
+        base, tries, started = _parse_ident(ident)
+        crashes = tries + started  # only a file that was being worked on counts against itself
+        if crashes > MAX_CRASH_RETRIES:
+            quarantine(path, CrashedTooOften(f"the pipeline stopped while processing this file {crashes} times"),
+                       "crash", settings, original_path=str(Path(settings.inbox) / name))
             continue
-        bumped = path.with_name(f"{base}.r{tries + 1}{ID_SEP}{name}")
-        try:
-            os.rename(path, bumped)
-        except FileNotFoundError:
-            continue
+        fresh = f"{base}.r{crashes}" if crashes else base
+        bumped = path.with_name(f"{fresh}{ID_SEP}{name}")
+        if bumped != path:
+            try:
+                os.rename(path, bumped)
+            except FileNotFoundError:
+                continue
         retry.append(bumped)
     return retry
+
+
+STARTED = ".s"
+# Room kept in a claimed name for the recovery counter and the started mark (".r9.s").
+ID_ROOM = 8
+
+
+def _parse_ident(ident: str) -> tuple[str, int, bool]:
+    """`20240110T080000-ab12cd34.r1.s` → (base, crash count 1, started True)."""
+    started = ident.endswith(STARTED)
+    if started:
+        ident = ident[: -len(STARTED)]
+    base, _, count = ident.partition(".r")
+    return base, int(count) if count.isdigit() else 0, started
+
+
+def mark_started(claimed: Path) -> Path:
+    """Rename a claimed file to say that work on it has begun (one atomic rename).
+
+    A run killed with many files claimed leaves them all in processing/; only the
+    ones it had begun may be what killed it, so only those count towards
+    MAX_CRASH_RETRIES. Returns the new path (the same one for a non-claimed file).
+    """
+    claimed = Path(claimed)
+    ident, name = split_claimed(claimed)
+    if not ident or ident.endswith(STARTED):
+        return claimed
+    marked = claimed.with_name(f"{ident}{STARTED}{ID_SEP}{name}")
+    os.rename(claimed, marked)
+    return marked
 
 
 # ---------------------------------------------------------------- the run lock

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -32,6 +34,7 @@ class OcrResult:
     seconds: float
     angle: float = 0.0
     rotated: int = 0
+    words: Optional[dict] = None  # tesseract's image_to_data dict behind `text` (word confidences for post-correction)
 
 
 def to_grey(img: Image.Image, channel: str = "red") -> Image.Image:
@@ -81,13 +84,22 @@ def looks_sideways(grey: Image.Image) -> bool:
     return cols > 1.5 * rows
 
 
-def preprocess(img: Image.Image, channel: str = "red", deskew: bool = True) -> tuple[Image.Image, float]:
-    """Grey, light denoise (median 3), deskew; returns the image and the angle applied."""
+def preprocess(img: Image.Image, channel: str = "red", deskew: bool = True,
+               median: bool = False) -> tuple[Image.Image, float]:
+    """Grey (red channel), optional median-3 denoise, deskew; returns the image and the angle applied.
+
+    No denoise or binarisation by default, by measurement (samples/, tesseract 5.3 vie, 300 dpi):
+    median 3 raised CER on the mild scans (003-scan.tiff p1 0.39 → 0.73 %, p2 0.31 → 0.73 %; tesseract
+    confidence fell too) and was a wash on the speckled harsh scan (p1 4.41 → 4.45, p2 3.11 → 3.18,
+    p3 4.37 → 4.09); Otsu binarisation was worse everywhere on the blurred harsh scan (p1 4.4 → 6.4 %,
+    p2 3.1 → 4.0, p3 4.4 → 5.8): tesseract's own thresholding of a grey image does better.
+    """
     import cv2
 
     grey = to_grey(img, channel)
     arr = np.asarray(grey, dtype=np.uint8)
-    arr = cv2.medianBlur(arr, 3)
+    if median:
+        arr = cv2.medianBlur(arr, 3)
     out = Image.fromarray(arr)
     angle = 0.0
     if deskew:
@@ -183,12 +195,76 @@ def ocr_image(
         prep = prep.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=int(np.median(np.asarray(prep))))
     else:
         angle = 0.0
-    text, conf = _tsv_to_text(tesseract_words(prep, lang, psm, timeout))
+    data = tesseract_words(prep, lang, psm, timeout)
+    text, conf = _tsv_to_text(data)
     if not rotated and (conf < low_conf or len(text) < 20) and np.asarray(prep).min() < 128:
         rot = detect_orientation(prep, timeout)  # upside down: profiles cannot tell, the reading can
         if rot:
             turned = prep.rotate(-rot, expand=True, fillcolor=255)
-            t2, c2 = _tsv_to_text(tesseract_words(turned, lang, psm, timeout))
+            d2 = tesseract_words(turned, lang, psm, timeout)
+            t2, c2 = _tsv_to_text(d2)
             if c2 > conf:
-                text, conf, rotated = t2, c2, rot
-    return OcrResult(text, conf, time.monotonic() - t0, angle, rotated)
+                text, conf, rotated, data = t2, c2, rot, d2
+    for alt, alt_lang in _retries(img, prep, conf, channel, lang, rotated, angle):
+        # A page that read badly gets other readings, and keeps the one tesseract is surer of:
+        # - colour pages under LUMA_RETRY_CONF also as plain luminance: the red channel turns a blue
+        #   signature crossing the signer's block solid black and tesseract's layout merged that
+        #   block into one garbage line (harsh p4: confidence 0.56, CER 71 % → luminance 0.72, 33 %);
+        # - pages under RETRY_CONF also with Debian's script model added (`vie+Vietnamese`, package
+        #   tesseract-ocr-script-viet) when installed: harsh p1 4.41 → 4.10 % CER, p2 3.11 → 2.63 %,
+        #   at ~1.9x the time, so clean pages (confidence ≥ RETRY_CONF, ~0.95 on the mild scans)
+        #   pay nothing.
+        d3 = tesseract_words(alt, alt_lang, psm, timeout)
+        t3, c3 = _tsv_to_text(d3)
+        if c3 > conf + 0.01:
+            text, conf, data = t3, c3, d3
+    return OcrResult(text, conf, time.monotonic() - t0, angle, rotated, data)
+
+
+RETRY_CONF = 0.93  # mean word confidence under which the extra model is tried
+LUMA_RETRY_CONF = 0.80  # ... and under which a colour page is also read as luminance
+EXTRA_MODEL = "Vietnamese"  # Debian tesseract-ocr-script-viet
+
+
+@lru_cache(maxsize=1)
+def installed_languages() -> frozenset[str]:
+    """Tesseract's installed models (pytesseract's own lister drops capitalised script models)."""
+    import subprocess
+
+    import pytesseract
+
+    try:
+        out = subprocess.run([pytesseract.pytesseract.tesseract_cmd, "--list-langs"], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(ln.strip() for ln in out.splitlines()[1:] if ln.strip() and " " not in ln.strip())
+
+
+def _retries(img: Image.Image, prep: Image.Image, conf: float, channel: str, lang: str,
+             rotated: int, angle: float) -> list[tuple[Image.Image, str]]:
+    """Second readings worth trying for a page read with mean confidence `conf` (see ocr_image)."""
+    out: list[tuple[Image.Image, str]] = []
+    if conf >= RETRY_CONF:
+        return out
+    extra = lang if EXTRA_MODEL in lang.split("+") or EXTRA_MODEL not in installed_languages() \
+        else f"{lang}+{EXTRA_MODEL}"
+    grey = None
+    if conf < LUMA_RETRY_CONF and channel != "luma" and img.mode not in ("1", "L", "I;16", "I"):
+        grey = _grey_for_retry(img, rotated, angle)
+        out.append((grey, lang))
+    if extra != lang:
+        out.append((prep, extra))
+        if grey is not None:
+            out.append((grey, extra))
+    return out
+
+
+def _grey_for_retry(img: Image.Image, rotated: int, angle: float) -> Image.Image:
+    """The page as luminance grey, turned the way the first pass settled on."""
+    out = to_grey(img, "luma")
+    if rotated:
+        out = out.rotate(-rotated, expand=True, fillcolor=255)
+    if angle:
+        out = out.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=int(np.median(np.asarray(out))))
+    return out

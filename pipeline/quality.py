@@ -36,6 +36,44 @@ def _inventory() -> tuple[frozenset[str], tuple[str, ...], frozenset[str]]:
     return rhymes, onsets, abbrevs
 
 
+# The two tone-placement conventions differ only in open syllables ending in oa, oe, uy: the old style
+# marks the first vowel (hòa, khỏe, thủy), the new one the second (hoà, khoẻ, thuỷ). Both are correct
+# Vietnamese and documents use either, so text keeps its own; only *matching* folds them.
+_TONE_MARK = "[\u0300\u0301\u0303\u0309\u0323]"
+_WORD_GOES_ON = r"(?![^\W\d_]|[\u0300-\u036f])"  # the syllable ends here (no final, no further mark)
+_OLD_PLACEMENT = re.compile(rf"(?<![qQ])(?:([oO])({_TONE_MARK})([aAeE])|([uU])({_TONE_MARK})([yY])){_WORD_GOES_ON}")
+
+
+def _to_new(m: re.Match) -> str:
+    v1, tone, v2 = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
+    return v1 + v2 + tone
+
+
+def _to_old(m: re.Match) -> str:
+    v1, v2, tone = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
+    return v1 + tone + v2
+
+
+def tone_key(text: str) -> str:
+    """Matching key: NFC with the tone of oa/oe/uy moved to the new-style place, so "hòa" and "hoà",
+    "thủy" and "thuỷ" compare equal. For comparing and indexing only; never written back."""
+    return unicodedata.normalize("NFC", _OLD_PLACEMENT.sub(_to_new, unicodedata.normalize("NFD", text)))
+
+
+_NEW_PLACEMENT = re.compile(rf"(?<![qQ])(?:([oO])([aAeE])({_TONE_MARK})|([uU])([yY])({_TONE_MARK})){_WORD_GOES_ON}")
+
+
+def old_tone_style(text: str) -> str:
+    """The inverse of `tone_key`'s move: "hoà" → "hòa" (to write a correction in a text's own style)."""
+    return unicodedata.normalize("NFC", _NEW_PLACEMENT.sub(_to_old, unicodedata.normalize("NFD", text)))
+
+
+def uses_old_tone_style(text: str) -> bool:
+    """True when `text` places oa/oe/uy tones mostly the old way (hòa) rather than the new (hoà)."""
+    nfd = unicodedata.normalize("NFD", text)
+    return len(_OLD_PLACEMENT.findall(nfd)) > len(_NEW_PLACEMENT.findall(nfd))
+
+
 def split_tone(syllable: str) -> tuple[str, str | None]:
     """(toneless lowercase syllable, tone name or None); None as base if two tones are present."""
     tones = []

@@ -14,12 +14,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterable, Sequence
 
-from congvan.pipeline.quality import is_syllable, token_ok, validity
+from congvan.pipeline.quality import is_syllable, token_ok, tone_key, validity  # noqa: F401  (tone_key re-exported)
 
 
 def nfc(text: str) -> str:
     """Canonical composition: Vietnamese written in NFD (e + combining marks) and NFC must compare equal."""
     return unicodedata.normalize("NFC", text)
+
+
 
 
 # --------------------------------------------------------------------------- legacy tables
@@ -161,13 +163,21 @@ def learn_symbol_map(text: str, min_share: float = 0.6) -> SymbolMap:
                     if any(is_suspect(c) for c in cand):
                         continue
                     usable += 1
-                    ok += is_syllable(cand) + 0.01 * token_ok(cand)
+                    # A known syllable outweighs a merely well-formed one: "Đ¢N" is ĐƠN, not ĐƯN.
+                    ok += (1.0 if _known(cand) else 0.6 * is_syllable(cand)) + 0.01 * token_ok(cand)
                 if ok > best_ok:
                     best, best_ok, best_usable = letter, ok, usable
             if best and best_ok >= max(0.5, min_share * best_usable):
                 result.mapping[sym] = _choose_case(sym, best, toks)
                 result.evidence[sym] = (best_ok, len(toks))
     return result
+
+
+def _known(word: str) -> bool:
+    """A syllable the post-correction language model has seen (either tone placement)."""
+    from congvan.pipeline.postcorrect import is_known
+
+    return is_known(word)
 
 
 def _choose_case(sym: str, letter: str, toks: Iterable[str]) -> str:
@@ -244,121 +254,3 @@ def repair_text(text: str, legacy_hint: str | None = None) -> Repair:
         changed = sum(1 for a, b in zip(text, leg.text) if a != b) + abs(len(text) - len(leg.text))
         best = Repair(leg.text, changed, leg.encoding, leg.encoding, before, leg.after)
     return best
-
-
-# --------------------------------------------------------------------------- OCR post-correction
-def _tsv_pairs(name: str) -> list[tuple[str, str]]:
-    text = resources.files("congvan.pipeline").joinpath("data", name).read_text(encoding="utf-8")
-    out = []
-    for line in text.splitlines():
-        if line and not line.startswith("#") and "\t" in line:
-            a, b = line.split("\t")[:2]
-            out.append((a, b))
-    return out
-
-
-@lru_cache(maxsize=1)
-def _syllable_freq() -> dict[str, int]:
-    return {a: int(b) for a, b in _tsv_pairs("vi_syllable_freq.tsv")}
-
-
-@lru_cache(maxsize=1)
-def _structure_rules() -> list[tuple[re.Pattern, str]]:
-    return [(re.compile(a), b) for a, b in _tsv_pairs("ocr_structure_fixes.tsv")]
-
-
-def _match_case(src: str, dst: str) -> str:
-    if src.isupper() and len(src) > 1:
-        return dst.upper()
-    if src[:1].isupper():
-        return dst[:1].upper() + dst[1:]
-    return dst
-
-
-@lru_cache(maxsize=1)
-def _confusions() -> list[tuple[str, str, bool]]:
-    text = resources.files("congvan.pipeline").joinpath("data", "ocr_confusions.tsv").read_text(encoding="utf-8")
-    out = []
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            cols = line.split("\t")
-            out.append((cols[0], cols[1], len(cols) > 2 and cols[2] == "strong"))
-    return out
-
-
-_VOWELS = set("aăâeêioôơuưy")
-
-
-def _tone_variants(word: str) -> list[str]:
-    """The word with sắc or nặng put on each toneless vowel."""
-    out = []
-    for i, ch in enumerate(word):
-        if ch in _VOWELS:
-            for mark in ("\u0301", "\u0323"):
-                out.append(word[:i] + unicodedata.normalize("NFC", ch + mark) + word[i + 1:])
-    return out
-
-
-@lru_cache(maxsize=50_000)
-def correct_token(tok: str) -> str:
-    """A non-syllable token → the most frequent known syllable one or two confusions away; else itself."""
-    if is_syllable(tok) or not tok.isalpha() or len(tok) < 2:
-        return tok
-    if tok.isupper() and len(tok) <= 10 and all(ord(c) < 128 or c == "Đ" for c in tok):
-        return tok  # an all-caps code such as UBND
-    freq = _syllable_freq()
-    low = tok.lower()
-    pairs = _confusions()
-    frontier = {low}
-    for _depth in range(2):
-        cands: dict[str, int] = {}
-        nxt: set[str] = set()
-        for word in frontier:
-            for cand in _tone_variants(word):  # a stop-final syllable that lost its sắc/nặng (tiêp)
-                if cand in freq and is_syllable(cand):
-                    cands[cand] = freq[cand]
-            for wrong, right, strong in pairs:
-                start = word.find(wrong)
-                while start != -1:
-                    cand = word[:start] + right + word[start + len(wrong):]
-                    nxt.add(cand)
-                    if is_syllable(cand) and (cand in freq or strong):
-                        cands[cand] = freq.get(cand, 0)
-                    start = word.find(wrong, start + 1)
-        if cands:
-            best = max(cands, key=cands.get)
-            return _match_case(tok, best)
-        frontier = {w for w in nxt if len(w) <= 9}
-        if len(frontier) > 400:
-            break
-    return tok
-
-
-_WORD = re.compile(r"[^\W\d_]+")
-
-
-@dataclass
-class PostCorrection:
-    text: str
-    words: int
-    structure: int
-
-
-def postcorrect_ocr(text: str) -> PostCorrection:
-    """Fix confusions in non-words and impossible number/symbol/date shapes; valid words are never changed."""
-    text = nfc(text)
-    n_words = 0
-
-    def sub(m: re.Match) -> str:
-        nonlocal n_words
-        fixed = correct_token(m.group(0))
-        if fixed != m.group(0):
-            n_words += 1
-        return fixed
-
-    text = _WORD.sub(sub, text)
-    n_struct = 0
-    for pat, repl in _structure_rules():
-        text, k = pat.subn(repl, text)
-        n_struct += k
-    return PostCorrection(nfc(text), n_words, n_struct)

@@ -8,6 +8,12 @@ before raising `DatabaseBusy`. Readers (sql/search/export) keep their read-only
 connection for the life of the `Store`, which is short (one CLI command).
 
 The store does not parse text: everything it writes comes from the `Record`.
+
+Human work is kept apart from extraction: `corrections` (field path, or a list item's
+field with the item's stable key) and `task_status`, both per dispatch (a re-scan stored
+as a copy shares them), applied on top by the views in schemas/views.sql and by
+`record()`. Issuing bodies are normalised by pipeline/bodies.py into a derived registry
+(`bodies`, `body_names`, `body_aliases`), filled at save and correction time.
 """
 from __future__ import annotations
 
@@ -204,11 +210,50 @@ def _set_path(obj: Any, path: str, value: Any) -> None:
         obj[last] = value
 
 
-def apply_corrections(record: dict, corrections: Iterable[tuple[str, Any]]) -> dict:
-    """Apply (field path, value) corrections in order onto a record dict (dotted paths,
-    digits index lists: "tasks.0.deadline")."""
-    for field, value in corrections:
-        _set_path(record, field, value)
+LIST_FIELDS = ("tasks", "references", "movements")
+DERIVED_FIELDS = ("doc_key",)  # written by correct() beside the analyst's own, not record fields
+
+
+def _dedupe(keys: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for k in keys:
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        out.append(k if n == 0 else f"{k}#{n}")
+    return out
+
+
+def item_keys(record: dict, list_name: str) -> list[str]:
+    """Stable keys of a record's list items, as the store and views compute them: a task's
+    task_key, a reference's extracted key, a movement's canonical name; "#n" for repeats."""
+    items = record.get(list_name) or []
+    if list_name == "tasks":
+        return _dedupe([task_key(t.get("assignee", ""), t.get("text", "")) for t in items])
+    if list_name == "references":
+        return _dedupe([r.get("key", "") for r in items])
+    if list_name == "movements":
+        return _dedupe([m.get("canonical", "") for m in items])
+    raise ValueError(f"{list_name!r} has no item keys (lists: {', '.join(LIST_FIELDS)})")
+
+
+def apply_corrections(record: dict, corrections: Iterable[tuple]) -> dict:
+    """Apply corrections in order onto a record dict: (field path, value) with dotted paths
+    ("subject", "issuer.name", "tasks.0.deadline"), or (field, value, item) where item is a
+    stable item key and field is "tasks.assignee" etc. Items are found by their keys in the
+    extraction, before any correction changes them; a key no longer present is skipped."""
+    keys = {name: item_keys(record, name) for name in LIST_FIELDS}
+    for corr in corrections:
+        field, value = corr[0], corr[1]
+        item = corr[2] if len(corr) > 2 else None
+        if field in DERIVED_FIELDS:
+            continue
+        if item is None:
+            _set_path(record, field, value)
+            continue
+        list_name, attr = field.split(".", 1)
+        if item in keys.get(list_name, []):
+            record[list_name][keys[list_name].index(item)][attr] = value
     return record
 
 
@@ -239,6 +284,60 @@ def _load_fts(con: duckdb.DuckDBPyConnection) -> None:
 def _is_busy(exc: Exception) -> bool:
     msg = str(exc).lower()
     return "lock" in msg or "different configuration" in msg
+
+
+def _insert_rows(con, sql_head: str, rows: list[list]) -> None:
+    """One multi-row INSERT (DuckDB's executemany runs one statement per row, ~20 ms each)."""
+    for i in range(0, len(rows), 400):
+        chunk = rows[i:i + 400]
+        one = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        con.execute(f"{sql_head} VALUES {', '.join([one] * len(chunk))}", [v for r in chunk for v in r])
+
+
+def _register_bodies(con, rec: dict) -> None:
+    """Put the issuer, the task assignees and the cited issuers of a (corrected) record dict
+    into bodies, body_names and body_aliases, so the views resolve them however spelled."""
+    from congvan.pipeline.bodies import body_fold, resolve
+
+    bodies: dict[str, list] = {}
+    names: dict[tuple[str, str], list] = {}
+    aliases: dict[tuple[str, str], list] = {}
+
+    def put(name: Optional[str], context: Optional[str], context_key: Optional[str] = None):
+        body = resolve(name, context_province=context)
+        if body is None:
+            return None
+        context = context if context_key is None else context_key
+        bodies[body.key] = [body.key, body.name, body.kind, body.level, body.locality, body.district,
+                            body.province, body.province_2025]
+        k = (body_fold(name), body_fold(context or ""))
+        names[k] = [*k, body.key]
+        for a, rel in body.aliases:
+            aliases.setdefault((a, body.key), [a, body.key, rel])
+        return body
+
+    iss = rec.get("issuer") or {}
+    # an issuer named without its province ("Sở Nội vụ" under "UBND tỉnh Lâm Đồng") is read
+    # in its locality's; body_names keeps it under that context, as v_documents looks it up
+    parent = resolve(iss.get("parent")) if iss.get("parent") else None
+    context = iss.get("locality") or (parent.province if parent else None)
+    issuer = put(iss.get("name"), context, context_key=iss.get("locality") or "")
+    province = issuer.province if issuer else None
+    for t in rec.get("tasks") or []:
+        put(t.get("assignee"), province)
+    for r in rec.get("references") or []:  # "UBND tỉnh" cited in a Hà Tĩnh plan is Hà Tĩnh's
+        put(r.get("issuer"), province)
+    _insert_rows(con, "INSERT OR REPLACE INTO bodies", list(bodies.values()))
+    _insert_rows(con, "INSERT OR REPLACE INTO body_names", list(names.values()))
+    _insert_rows(con, "INSERT OR IGNORE INTO body_aliases", list(aliases.values()))
+
+
+def _similar(a: Optional[str], b: Optional[str], threshold: float = 90.0) -> bool:
+    if not a or not b:
+        return False
+    from rapidfuzz import fuzz
+    from congvan.pipeline.bodies import body_fold
+    return fuzz.ratio(body_fold(a), body_fold(b)) >= threshold
 
 
 # ---------------------------------------------------------------- the store
@@ -287,6 +386,28 @@ class Store:
         views = _SCHEMAS / "views.sql"
         if views.exists():
             con.execute(views.read_text(encoding="utf-8"))
+        self._refresh_bodies(con)
+
+    def _refresh_bodies(self, con) -> None:
+        """Re-resolve every document's bodies when the normalisation changed (or the database
+        predates it): the registry is derived data, rebuilt from records and corrections."""
+        from congvan.pipeline.bodies import registry_version
+
+        version = registry_version()
+        row = con.execute("SELECT value FROM meta WHERE key = 'bodies_version'").fetchone()
+        if row is not None and row[0] == version:
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("bodies", "body_names", "body_aliases"):
+                con.execute(f"DELETE FROM {table}")
+            for (sha,) in con.execute("SELECT sha256 FROM documents ORDER BY ingested_at, id").fetchall():
+                _register_bodies(con, self._corrected_dict(con, sha))
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('bodies_version', ?)", [version])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def _writer(self) -> duckdb.DuckDBPyConnection:
         if self.read_only:
@@ -325,64 +446,97 @@ class Store:
     ) -> SaveResult:
         """Store one record in one transaction. Same sha256 again → 'duplicate' (only a
         sighting row in `files`), unless replace=True, which rewrites the extraction
-        ('updated') and keeps corrections and task status. A different file with the
-        same number, symbol, issuer and date → stored and linked as a 'copy'."""
+        ('updated') and keeps corrections and task status. A different file of a held
+        dispatch (see _find_dispatch) → stored and linked as a 'copy'."""
+        con = self._writer()
+        try:
+            return self._save_on(con, record, stored_path=stored_path, original_name=original_name, replace=replace)
+        finally:
+            con.close()
+
+    def _save_on(self, con, record: Record, *, stored_path: str | None = None, original_name: str | None = None,
+                 replace: bool = False) -> SaveResult:
         sha = record.source.sha256.lower()
         doc_id = document_id(sha)
         now = _utcnow()
         path = stored_path if stored_path is not None else record.source.path
+        con.execute("BEGIN TRANSACTION")
+        try:
+            row = con.execute("SELECT id, copy_of FROM documents WHERE sha256 = ?", [sha]).fetchone()
+            if row is not None and not replace:
+                con.execute(
+                    "INSERT INTO files VALUES (?, ?, ?, ?, 'duplicate')", [sha, path, original_name, now]
+                )
+                con.execute("COMMIT")
+                return SaveResult("duplicate", row[0], row[1])
+            if row is not None:
+                copy_of = row[1]
+                self._delete_children(con, doc_id)
+                cols, vals = self._doc_values(record, doc_id, path, original_name, now)
+                sets = ", ".join(
+                    f"{c} = coalesce(?, {c})" if c in ("path", "original_name") else f"{c} = ?" for c in cols
+                )
+                con.execute(f"UPDATE documents SET {sets} WHERE id = ?", [*vals, doc_id])
+                status = "updated"
+            else:
+                copy_of = self._find_dispatch(con, record, sha)
+                cols, vals = self._doc_values(record, doc_id, path, original_name, now)
+                cols = ["id", "sha256", "ingested_at", "copy_of", *cols]
+                vals = [doc_id, sha, now, copy_of, *vals]
+                con.execute(
+                    f"INSERT INTO documents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals
+                )
+                status = "copy" if copy_of else "inserted"
+            con.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?)", [sha, path, original_name, now, status]
+            )
+            self._insert_children(con, record, doc_id)
+            _register_bodies(con, self._corrected_dict(con, sha))
+            con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return SaveResult(status, doc_id, copy_of)
+
+    @staticmethod
+    def _find_dispatch(con, record: Record, sha: str) -> Optional[str]:
+        """The held dispatch this record is a re-scan of, or None. Matched on the extracted or
+        the corrected header (v_documents): same number, symbol, issuer and date; a dispatch
+        whose number was left blank (written by hand after signing) also needs its date
+        and a subject at least 90 % alike, since blank numbers are common."""
+        if record.number:
+            hit = con.execute(
+                """SELECT d.id FROM documents d JOIN v_documents v ON v.id = d.id
+                   WHERE (d.number = ? OR v.number = ?) AND (d.symbol IS NOT DISTINCT FROM ? OR v.symbol = ?)
+                     AND (d.issuer_name IS NOT DISTINCT FROM ? OR v.issuer_name = ?)
+                     AND (d.issued_date IS NOT DISTINCT FROM ? OR v.issued_date = ?)
+                     AND d.copy_of IS NULL AND d.sha256 <> ?
+                   ORDER BY d.ingested_at, d.id LIMIT 1""",
+                [record.number, record.number, record.symbol, record.symbol, record.issuer.name,
+                 record.issuer.name, record.issued_date, record.issued_date, sha],
+            ).fetchone()
+            return hit[0] if hit else None
+        if not (record.symbol and record.issuer.name and record.issued_date and record.subject):
+            return None
+        rows = con.execute(
+            """SELECT v.id, v.subject FROM v_documents v
+               WHERE v.number IS NULL AND v.symbol = ? AND v.issuer_name = ? AND v.issued_date = ?
+                 AND v.copy_of IS NULL AND v.sha256 <> ?
+               ORDER BY v.ingested_at, v.id""",
+            [record.symbol, record.issuer.name, record.issued_date, sha],
+        ).fetchall()
+        return next((i for i, subj in rows if _similar(subj, record.subject)), None)
+
+    def save_many(self, records: Iterable[Record]) -> list[SaveResult]:
+        """Save several records through one open of the file (each still in its own
+        transaction, so one bad record does not undo the others). Saves the cost of
+        reopening DuckDB per document when loading a batch."""
         con = self._writer()
         try:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                row = con.execute("SELECT id, copy_of FROM documents WHERE sha256 = ?", [sha]).fetchone()
-                if row is not None and not replace:
-                    con.execute(
-                        "INSERT INTO files VALUES (?, ?, ?, ?, 'duplicate')", [sha, path, original_name, now]
-                    )
-                    con.execute("COMMIT")
-                    return SaveResult("duplicate", row[0], row[1])
-                if row is not None:
-                    copy_of = row[1]
-                    self._delete_children(con, doc_id)
-                    cols, vals = self._doc_values(record, doc_id, path, original_name, now)
-                    sets = ", ".join(
-                        f"{c} = coalesce(?, {c})" if c in ("path", "original_name") else f"{c} = ?" for c in cols
-                    )
-                    con.execute(f"UPDATE documents SET {sets} WHERE id = ?", [*vals, doc_id])
-                    status = "updated"
-                else:
-                    copy_of = None
-                    if record.number:
-                        hit = con.execute(
-                            """SELECT id FROM documents
-                               WHERE number = ? AND symbol IS NOT DISTINCT FROM ?
-                                 AND issuer_name IS NOT DISTINCT FROM ?
-                                 AND issued_date IS NOT DISTINCT FROM ?
-                                 AND copy_of IS NULL AND sha256 <> ?
-                               ORDER BY ingested_at, id LIMIT 1""",
-                            [record.number, record.symbol, record.issuer.name, record.issued_date, sha],
-                        ).fetchone()
-                        copy_of = hit[0] if hit else None
-                    cols, vals = self._doc_values(record, doc_id, path, original_name, now)
-                    cols = ["id", "sha256", "ingested_at", "copy_of", *cols]
-                    vals = [doc_id, sha, now, copy_of, *vals]
-                    con.execute(
-                        f"INSERT INTO documents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", vals
-                    )
-                    status = "copy" if copy_of else "inserted"
-                con.execute(
-                    "INSERT INTO files VALUES (?, ?, ?, ?, ?)", [sha, path, original_name, now, status]
-                )
-                self._insert_children(con, record, doc_id)
-                con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            return [self._save_on(con, r) for r in records]
         finally:
             con.close()
-        return SaveResult(status, doc_id, copy_of)
 
     @staticmethod
     def _doc_values(record: Record, doc_id: str, path, original_name, now) -> tuple[list[str], list]:
@@ -430,22 +584,16 @@ class Store:
 
         con.execute("INSERT INTO texts VALUES (?, ?)", [doc_id, record.text])
         if record.pages:
-            con.executemany(
-                "INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[doc_id, p.number, p.text_source, p.reason, p.chars, p.ocr_confidence, p.start] for p in record.pages],
-            )
+            _insert_rows(con, "INSERT INTO pages", [
+                [doc_id, p.number, p.text_source, p.reason, p.chars, p.ocr_confidence, p.start] for p in record.pages])
         if record.references:
-            con.executemany(
-                "INSERT INTO doc_references VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [[doc_id, i, r.key, r.raw, r.doc_type, r.number, r.date, r.issuer, r.citation, *prov(r.prov)]
-                 for i, r in enumerate(record.references)],
-            )
+            _insert_rows(con, "INSERT INTO doc_references", [
+                [doc_id, i, r.key, r.raw, r.doc_type, r.number, r.date, r.issuer, r.citation, *prov(r.prov)]
+                for i, r in enumerate(record.references)])
         if record.movements:
-            con.executemany(
-                "INSERT INTO movements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [[doc_id, i, m.name, m.canonical, m.period, m.launched_by, *prov(m.prov)]
-                 for i, m in enumerate(record.movements)],
-            )
+            _insert_rows(con, "INSERT INTO movements", [
+                [doc_id, i, m.name, m.canonical, m.period, m.launched_by, *prov(m.prov)]
+                for i, m in enumerate(record.movements)])
         if record.tasks:
             seen: dict[str, int] = {}
             rows = []
@@ -455,47 +603,136 @@ class Store:
                 seen[k] = n + 1
                 rows.append([doc_id, i, k if n == 0 else f"{k}#{n}", t.item, t.text, t.assignee,
                              list(t.coordinators), t.deadline, deadline_last_day(t.deadline), *prov(t.prov)])
-            con.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            _insert_rows(con, "INSERT INTO tasks", rows)
         for table, names in (("recipients", record.recipients), ("distribution", record.distribution)):
             if names:
-                con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", [[doc_id, i, n] for i, n in enumerate(names)])
+                _insert_rows(con, f"INSERT INTO {table}", [[doc_id, i, n] for i, n in enumerate(names)])
         if record.provenance:
-            con.executemany(
-                "INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[doc_id, f, *prov(p)] for f, p in sorted(record.provenance.items())],
-            )
+            _insert_rows(con, "INSERT INTO provenance",
+                         [[doc_id, f, *prov(p)] for f, p in sorted(record.provenance.items())])
 
     def _sha_of(self, con, doc: str) -> str:
-        row = con.execute(
-            "SELECT sha256 FROM documents WHERE id = ? OR sha256 = ?", [doc.lower(), doc.lower()]
-        ).fetchone()
-        if row is None:
+        """The sha256 of the dispatch a document id, sha256 or unique id prefix (≥ 6 hex
+        digits) names: a copy's corrections and task status belong to its dispatch."""
+        d = doc.strip().lower()
+        rows = con.execute(
+            "SELECT coalesce(o.sha256, d.sha256) FROM documents d LEFT JOIN documents o ON o.id = d.copy_of "
+            "WHERE d.id = ? OR d.sha256 = ? OR (length(?) >= 6 AND starts_with(d.id, ?))", [d, d, d, d]
+        ).fetchall()
+        shas = sorted({r[0] for r in rows})
+        if not shas:
             raise KeyError(f"no document {doc!r}")
-        return row[0]
+        if len(shas) > 1:
+            raise KeyError(f"{doc!r} names {len(shas)} documents: give more of the id")
+        return shas[0]
+
+    @staticmethod
+    def _corrections_of(con, sha: str) -> list[tuple]:
+        rows = con.execute(
+            'SELECT field, value, item FROM corrections WHERE sha256 = ? ORDER BY "at", id', [sha]
+        ).fetchall()
+        return [(f, json.loads(v), i) for f, v, i in rows]
+
+    def _corrected_dict(self, con, sha: str) -> dict:
+        """The record of the dispatch this sha256 belongs to, with its corrections applied."""
+        row = con.execute(
+            "SELECT coalesce(o.sha256, d.sha256) FROM documents d LEFT JOIN documents o ON o.id = d.copy_of "
+            "WHERE d.sha256 = ?", [sha]).fetchone()
+        rec = self._record_dict(con, sha)
+        return apply_corrections(rec, self._corrections_of(con, row[0] if row else sha))
+
+    @staticmethod
+    def parse_field(rec: dict, field: str) -> tuple[str, Optional[str]]:
+        """'subject' → ('subject', None); 'tasks.3.assignee' (ordinal, as in v_tasks) or
+        'tasks.<task_key>.assignee' → ('tasks.assignee', task_key). Ordinals are turned into
+        stable item keys here, so the correction follows the item through re-extraction."""
+        head, _, rest = field.partition(".")
+        if head not in LIST_FIELDS:
+            return field, None
+        selector, _, attr = rest.rpartition(".")
+        if not selector or not attr:
+            raise ValueError(f"{field!r}: name an item and a field, e.g. {head}.0.{'assignee' if head == 'tasks' else 'key'}")
+        keys = item_keys(rec, head)
+        if selector.isdigit():
+            i = int(selector)
+            if i >= len(keys):
+                raise ValueError(f"{field!r}: the document has {len(keys)} {head} (0…{len(keys) - 1})")
+            return f"{head}.{attr}", keys[i]
+        if selector not in keys:
+            raise ValueError(f"{field!r}: no {head} item {selector!r}; items: {', '.join(keys) or 'none'}")
+        return f"{head}.{attr}", selector
 
     def correct(self, document: str, field: str, value: Any, *, author: str | None = None,
-                note: str | None = None) -> None:
-        """Record a human correction (document id or sha256, record field path, new value).
-        Checked by applying it to the record and validating; kept across re-extraction."""
+                note: str | None = None) -> str:
+        """Record a human correction of a document (id, sha256 or id prefix; a copy's go to
+        its dispatch): a record field path ("subject", "issuer.name") or a list item's field
+        ("tasks.3.assignee", "references.CV:679:UBND-TH.key"). Checked by applying it to the
+        record and validating; kept across re-extraction and re-scans. Returns the stored
+        field path."""
         def fn(con):
             sha = self._sha_of(con, document)
-            rec = self._record_dict(con, sha)
+            extracted = self._record_dict(con, sha)
+            path, item = self.parse_field(extracted, field)
+            current = self._corrected_dict(con, sha)
             try:
-                Record.model_validate(apply_corrections(rec, [(field, value)]))
+                Record.model_validate(apply_corrections(current, [(path, value, item) if item else (path, value)]))
             except Exception as exc:
                 raise ValueError(f"correction {field}={value!r} does not fit the record: {exc}") from exc
-            con.execute(
-                'INSERT INTO corrections (sha256, field, value, author, "at", note) VALUES (?, ?, ?, ?, ?, ?)',
-                [sha, field, json.dumps(value, ensure_ascii=False), author, _utcnow(), note],
+            at = _utcnow()
+            rows = [(path, value, note, item)]
+            old_number = (self._corrected_dict(con, sha).get("number") or "")
+            if (path == "number" and isinstance(value, str) and "/" in value and "/" in old_number
+                    and current.get("symbol") == old_number.split("/", 1)[1]):
+                current["symbol"] = value.split("/", 1)[1]  # the symbol is the number's tail: keep them together
+                rows.append(("symbol", current["symbol"], "derived from the corrected number", None))
+            con.executemany(
+                'INSERT INTO corrections (sha256, field, value, author, "at", note, item) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                [[sha, f, json.dumps(v, ensure_ascii=False), author, at, n, i] for f, v, n, i in rows],
             )
+            if path in ("number", "symbol", "doc_type"):  # the key citations find it by
+                key = document_key(Record.model_validate(current))
+                con.execute(
+                    'INSERT INTO corrections (sha256, field, value, author, "at", note, item) '
+                    "VALUES (?, 'doc_key', ?, ?, ?, 'derived from the corrected number', NULL)",
+                    [sha, json.dumps(key), author, at],
+                )
+            _register_bodies(con, current)
             con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")  # subject/number are indexed
-        self._write(fn)
+            return path if item is None else f"{path}[{item}]"
+        return self._write(fn)
+
+    TASK_STATUSES = ("open", "in_progress", "done", "cancelled")
+
+    def find_task(self, task: str) -> tuple[str, str]:
+        """(dispatch sha256, task_key) for "DOC:ORDINAL", "DOC:TASK_KEY" (v_tasks.task_id) or a
+        bare task_key unique in the database; DOC may be an id prefix."""
+        def fn(con):
+            doc, sep, sel = task.strip().partition(":")
+            if not sep:
+                rows = con.execute("SELECT DISTINCT document_id FROM tasks WHERE task_key = ?", [doc.lower()]).fetchall()
+                if len(rows) != 1:
+                    raise KeyError(f"{task!r}: give DOCUMENT:ORDINAL or a task_id from v_tasks")
+                doc, sel = rows[0][0], doc.lower()
+            sha = self._sha_of(con, doc)
+            keys = item_keys(self._record_dict(con, sha), "tasks")
+            if sel.isdigit():
+                if int(sel) >= len(keys):
+                    raise KeyError(f"{task!r}: the document has {len(keys)} tasks (0…{len(keys) - 1})")
+                return sha, keys[int(sel)]
+            if sel.lower() not in keys:
+                raise KeyError(f"{task!r}: no such task in the document")
+            return sha, sel.lower()
+        return self._run(fn)
 
     def set_task_status(self, document: str, key: str, status: str, *, author: str | None = None,
                         note: str | None = None) -> None:
-        """Set a task's workflow status (open, in_progress, done, cancelled); key = tasks.task_key."""
+        """Set a task's workflow status (open, in_progress, done, cancelled); key = tasks.task_key
+        or the task's ordinal. Kept per dispatch, so re-scans and re-extraction keep it."""
+        if status not in self.TASK_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(self.TASK_STATUSES)}, not {status!r}")
+        sha, key = self.find_task(f"{document}:{key}")
+
         def fn(con):
-            sha = self._sha_of(con, document)
             con.execute(
                 """INSERT INTO task_status VALUES (?, ?, ?, ?, ?, ?)
                    ON CONFLICT (sha256, task_key) DO UPDATE SET status = excluded.status,
@@ -538,15 +775,19 @@ class Store:
     def record(self, document: str, *, corrected: bool = True) -> Record:
         """The stored Record (document id or sha256), with corrections applied by default."""
         def fn(con):
-            sha = self._sha_of(con, document)
-            rec = self._record_dict(con, sha)
-            if corrected:
-                rows = con.execute(
-                    'SELECT field, value FROM corrections WHERE sha256 = ? ORDER BY "at", id', [sha]
-                ).fetchall()
-                apply_corrections(rec, [(f, json.loads(v)) for f, v in rows])
+            sha = self._exact_sha(con, document)
+            rec = self._corrected_dict(con, sha) if corrected else self._record_dict(con, sha)
             return Record.model_validate(rec)
         return self._run(fn)
+
+    @staticmethod
+    def _exact_sha(con, doc: str) -> str:
+        """The sha256 of exactly this document (not its dispatch)."""
+        row = con.execute("SELECT sha256 FROM documents WHERE id = ? OR sha256 = ?",
+                          [doc.lower(), doc.lower()]).fetchone()
+        if row is None:
+            raise KeyError(f"no document {doc!r}")
+        return row[0]
 
     @staticmethod
     def _record_dict(con, sha: str) -> dict:
@@ -610,7 +851,7 @@ class Store:
             try:
                 self._rebuild(con)
                 _load_fts(con)
-                return self._search(con, folded, limit, use_index=self._has_index(con))
+                return self._search(con, folded, limit, use_index=self._has_index(con), query=query)
             finally:
                 con.close()
         use_index = not self._stale(self._con)
@@ -628,52 +869,81 @@ class Store:
                 use_index = False
             self._con = self._connect(read_only=True)
         _load_fts(self._con)
-        return self._search(self._con, folded, limit, use_index=use_index and self._has_index(self._con))
+        return self._search(self._con, folded, limit, use_index=use_index and self._has_index(self._con),
+                            query=query)
 
     @staticmethod
-    def _search(con, folded: str, limit: int, *, use_index: bool) -> list[dict]:
+    def _search(con, folded: str, limit: int, *, use_index: bool, query: Optional[str] = None) -> list[dict]:
+        """Rank (BM25, or term counts when scanning), keep one hit per dispatch (a re-scan linked by
+        copy_of gives way to the first copy), then, when the query has diacritics, lift documents
+        that contain its accented words exactly ("thị" over "thi") among a wider candidate pool."""
         terms = folded.split()
+        exact = _exact_words(query)
+        pool = max(limit * 5, 100) if exact else limit
+        one_per_dispatch = ("QUALIFY row_number() OVER (PARTITION BY coalesce(copy_of, id) "
+                            "ORDER BY score DESC, copy_of IS NOT NULL, id) = 1")
         if use_index:
             rows = con.execute(
-                """SELECT d.id, d.number, d.subject, s.score, t.text FROM (
-                       SELECT document_id,
-                              fts_main_search_corpus.match_bm25(document_id, ?, conjunctive := 1) AS score
-                       FROM search_corpus) s
-                   JOIN v_documents d ON d.id = s.document_id JOIN texts t ON t.document_id = d.id
-                   WHERE s.score IS NOT NULL ORDER BY s.score DESC, d.id LIMIT ?""",
-                [folded, limit],
+                f"""SELECT id, number, subject, score, text FROM (
+                        SELECT d.id, d.copy_of, d.number, d.subject, s.score, t.text FROM (
+                            SELECT document_id,
+                                   fts_main_search_corpus.match_bm25(document_id, ?, conjunctive := 1) AS score
+                            FROM search_corpus) s
+                        JOIN v_documents d ON d.id = s.document_id JOIN texts t ON t.document_id = d.id
+                        WHERE s.score IS NOT NULL)
+                    {one_per_dispatch} ORDER BY score DESC, id LIMIT ?""",
+                [folded, pool],
             ).fetchall()
         else:
             pats = [r"\b" + re.escape(t) + r"\b" for t in terms]
             where = " AND ".join("regexp_matches(s, ?)" for _ in pats)
             score = " + ".join("len(regexp_extract_all(s, ?))" for _ in pats)
             rows = con.execute(
-                f"""SELECT id, number, subject, CAST({score} AS DOUBLE) AS score, text FROM (
-                        SELECT d.id, d.number, d.subject, t.text, lower(strip_accents({_SEARCH_EXPR})) AS s
-                        FROM texts t JOIN v_documents d ON d.id = t.document_id)
-                    WHERE {where} ORDER BY score DESC, id LIMIT ?""",
-                [*pats, *pats, limit],
+                f"""SELECT id, number, subject, score, text FROM (
+                        SELECT id, copy_of, number, subject, CAST({score} AS DOUBLE) AS score, text FROM (
+                            SELECT d.id, d.copy_of, d.number, d.subject, t.text,
+                                   lower(strip_accents({_SEARCH_EXPR})) AS s
+                            FROM texts t JOIN v_documents d ON d.id = t.document_id)
+                        WHERE {where})
+                    {one_per_dispatch} ORDER BY score DESC, id LIMIT ?""",
+                [*pats, *pats, pool],
             ).fetchall()
-        return [
-            {"document_id": i, "number": n, "subject": s, "score": round(float(sc), 4), "snippet": snippet(text, terms)}
-            for i, n, s, sc, text in rows
-        ]
+        hits = []
+        for i, n, s, sc, text in rows:
+            sc = float(sc)
+            if exact:
+                hay = unicodedata.normalize("NFC", f"{n or ''} · {s or ''} · {text}").lower()
+                found = sum(1 for w in exact if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", hay))
+                sc *= 1 + 0.5 * found / len(exact)
+            hits.append({"document_id": i, "number": n, "subject": s, "score": round(sc, 4),
+                         "snippet": snippet(text, terms)})
+        hits.sort(key=lambda h: (-h["score"], h["document_id"]))
+        return hits[:limit]
+
+
+def _exact_words(query: Optional[str]) -> list[str]:
+    """A query typed with diacritics (any word with a mark or đ) means its words as written, "thi"
+    included: its words, lowercase NFC. A query without any diacritics gives none (no preference)."""
+    if not query:
+        return []
+    words = re.findall(r"\w+", unicodedata.normalize("NFC", query).lower())
+    return sorted(set(words)) if any(fold(w) != w for w in words) else []
 
 
 def snippet(text: str, terms: list[str], width: int = 80) -> str:
-    """A window of the original text (diacritics kept) around the first query word."""
+    """A window of the original text (diacritics kept) where the most distinct query words meet
+    (the earliest such window), found in the folded text, whose offsets are the original's."""
     folded = fold(text)
-    pos = -1
-    for t in terms:
-        m = re.search(r"\b" + re.escape(t) + r"\b", folded)
-        if m and (pos < 0 or m.start() < pos):
-            pos = m.start()
-    if pos < 0:
-        pos = 0
-    start, end = max(0, pos - width // 2), min(len(text), pos + width)
+    hits = sorted((m.start(), t) for t in set(terms)
+                  for m in re.finditer(r"\b" + re.escape(t) + r"\b", folded))
+    pos, best = 0, 0
+    for start, _ in hits:
+        near = {t for s, t in hits if start - width // 4 <= s <= start + width // 2}
+        if len(near) > best:
+            pos, best = start, len(near)
+    start, end = max(0, pos - width // 4), min(len(text), pos + width)
     out = re.sub(r"\s+", " ", text[start:end]).strip()
     return ("…" if start > 0 else "") + out + ("…" if end < len(text) else "")
-
 
 _SEARCH_EXPR = "translate(concat_ws(' · ', d.number, d.subject, t.text), 'đĐ', 'dD')"
 _CHILD_TABLES = ("texts", "pages", "doc_references", "movements", "tasks", "recipients", "distribution", "provenance")

@@ -166,6 +166,12 @@ CREATE TABLE IF NOT EXISTS corrections (
     note   VARCHAR
 );
 
+-- A correction of a list item (a task, a reference, a movement) names the item by a
+-- stable key in `item` (tasks.task_key; a reference's extracted key; a movement's
+-- canonical name; "#n" added for the n-th repeat), with field "tasks.assignee" etc.,
+-- so it follows the item when a newer pipeline reorders the list.
+ALTER TABLE corrections ADD COLUMN IF NOT EXISTS item VARCHAR;
+
 -- Task workflow status, one row per task, surviving re-ingestion and re-extraction.
 CREATE TABLE IF NOT EXISTS task_status (
     sha256   VARCHAR NOT NULL,
@@ -175,6 +181,40 @@ CREATE TABLE IF NOT EXISTS task_status (
     author   VARCHAR,
     "at"     TIMESTAMP NOT NULL,
     PRIMARY KEY (sha256, task_key)
+);
+
+-- Issuing bodies, normalised by pipeline/bodies.py at save and correction time:
+-- one row per body, however its name is spelled, with its province before and after
+-- the 2025 merger (underthesea's address data).
+CREATE TABLE IF NOT EXISTS bodies (
+    body_key      VARCHAR PRIMARY KEY,         -- "uy ban nhan dan|tinh|ninh thuan"
+    name          VARCHAR,                     -- "Ủy ban nhân dân tỉnh Ninh Thuận"
+    kind          VARCHAR,                     -- "Ủy ban nhân dân", "Sở Nội vụ", "Bộ Chính trị"
+    level         VARCHAR,                     -- 'trung ương' | 'tỉnh' | 'huyện' | 'xã'
+    locality      VARCHAR,
+    district      VARCHAR,                     -- for district-level bodies
+    province      VARCHAR,                     -- before 1 July 2025
+    province_2025 VARCHAR                      -- the province it belongs to since then
+);
+
+-- Names as written in documents, resolved to a body. `context` is what a relative name
+-- was read in, folded: the issuer's locality for an issuer ("Sở Nội vụ" under "UBND tỉnh
+-- Lâm Đồng"), the issuer's province for assignees and cited issuers ("Sở Nội vụ" in a
+-- Điện Biên plan is Sở Nội vụ tỉnh Điện Biên).
+CREATE TABLE IF NOT EXISTS body_names (
+    name_folded VARCHAR NOT NULL,              -- congvan_fold(name)
+    context     VARCHAR NOT NULL,
+    body_key    VARCHAR NOT NULL,
+    PRIMARY KEY (name_folded, context)
+);
+
+-- What an analyst may type for a body (folded): full name, abbreviation ("ubnd tinh
+-- ninh thuan"), and the name of its post-2025 successor ('successor').
+CREATE TABLE IF NOT EXISTS body_aliases (
+    alias    VARCHAR NOT NULL,
+    body_key VARCHAR NOT NULL,
+    relation VARCHAR NOT NULL,                 -- 'name' | 'abbreviation' | 'successor'
+    PRIMARY KEY (alias, body_key)
 );
 
 INSERT INTO meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING;

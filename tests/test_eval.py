@@ -118,3 +118,14 @@ def test_evaluate_end_to_end(corpus):
     d = report.to_dict()
     assert d["fields"]["number"]["text"]["f1"] == 1.0
     json.dumps(d)
+
+
+def test_report_splits_precision_recall_f1_per_variant(corpus):
+    gold, samples, rw, extract = corpus
+    report = evaluate(gold, samples, rw, extract)
+    out = format_report(report)
+    assert "Per variant: P / R / F1" in out
+    row = next(line for line in out.splitlines() if line.startswith("│ number") and "n=" in line)
+    cells = [c.strip() for c in row.strip("│").split("│")][1:]
+    assert cells[0] == "100/100/100 n=1"  # text: right
+    assert cells[1] == "—/0/0 n=1"  # scan: a miss, no prediction

@@ -24,7 +24,8 @@ def hdr(text: str) -> dict:
     ("Só#t2đ# /UBND-NC", None, "UBND-NC"),  # unreadable handwritten number → unknown
     ("Số: 0 /BCĐX-CAT(PC04)", None, "BCĐX-CAT(PC04)"),  # 0 is not a document number
     ("Số: 03/BCĐX-CAT(PC04)", "03/BCĐX-CAT(PC04)", "BCĐX-CAT(PC04)"),
-    ("Số: 12/2024/NĐ-CP", "12/2024/NĐ-CP", "2024/NĐ-CP"),  # symbol = after the first slash
+    ("Số: 12/2024/NĐ-CP", "12/2024/NĐ-CP", "NĐ-CP"),  # the year is part of the number (Nghị định 30/2020, Phụ lục I); symbol "NĐ-CP"
+    ("Số 28-CT/TU", "28-CT/TU", "CT/TU"),  # Party numbering: the type code before the slash
 ])
 def test_number_and_symbol(line, number, symbol):
     h = hdr(f"ỦY BAN NHÂN DÂN\nTỈNH ĐIỆN BIÊN\n{line}\nV/v thử nghiệm\n")

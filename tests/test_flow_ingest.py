@@ -263,6 +263,7 @@ def test_prefect_flow_same_code_path(settings, monkeypatch, tmp_path):
     """The flow in ephemeral mode (no server), through the same process_file."""
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("CONGVAN_SETTLE_SECONDS", "0")  # the flow builds its Settings from the environment
     ing.prefect_env(settings)  # before prefect is first imported: it reads settings once
     pytest.importorskip("prefect")
     store = FakeStore(busy_times=1)  # one DatabaseBusy: a Prefect task retry, not a quarantine
@@ -334,3 +335,58 @@ def test_interrupted_parallel_run_loses_nothing(settings):
     s = run(settings, FakeStore())
     assert s.inserted == 6
     assert len(files_under(settings.archive)) == 6
+
+
+def test_exit_codes():
+    S = ing.Summary
+    assert ing.exit_code(S()) == 0
+    assert ing.exit_code(S(inserted=2, duplicates=1)) == 0
+    assert ing.exit_code(S(inserted=2, quarantined=1)) == ing.EXIT_BAD_FILES == 1
+    assert ing.exit_code(S(errors=1)) == 1
+    assert ing.exit_code(S(quarantined=1, failed=1)) == ing.EXIT_RETRY == 3
+    assert ing.exit_code(S(locked="another ingestion run holds the lock")) == ing.EXIT_LOCKED == 75
+
+
+def test_busy_database_hands_the_rest_back_without_waiting(settings, monkeypatch):
+    """After one file ran out of retries on DatabaseBusy, the others are not made to wait again."""
+    monkeypatch.setattr(ing, "RETRY_DELAY", 0.05)
+    settings.workers = 1
+    store = FakeStore(busy_times=10_000)
+    for i in range(5):
+        drop(settings, f"f{i}.pdf", f"%PDF {i}".encode())
+    s = run(settings, store)
+    assert s.failed == 5 and s.quarantined == 0 and ing.exit_code(s) == 3
+    assert store.busy_left == 10_000 - (ing.RETRIES + 1)  # only the first file tried the database
+    assert sorted(p.name for p in files_under(settings.inbox)) == [f"f{i}.pdf" for i in range(5)]
+    assert files_under(settings.processing) == []
+    assert all("back in the inbox" in f["message"] for f in s.files)
+
+
+def test_run_log_is_written(settings):
+    drop(settings, "good.pdf")
+    drop(settings, "bad.pdf", b"junk")
+    run(settings, FakeStore())
+    log = (settings.db.parent / "logs" / "ingest.log").read_text(encoding="utf-8")
+    assert "run start: 2 file(s)" in log and "good.pdf: inserted" in log
+    assert "bad.pdf: quarantined at open" in log and "run end" in log
+
+
+def test_unclaimable_file_is_reported_and_stays(settings, monkeypatch):
+    """A file that cannot be renamed out of the inbox (a folder we may not write in) does not
+    stop the run: it is reported as failed and stays where it is."""
+    import errno
+
+    drop(settings, "ok.pdf")
+    locked = drop(settings, "sub/locked.pdf", b"%PDF locked")
+    real = inbox.claim
+
+    def claim(path, s):
+        if Path(path).name == "locked.pdf":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(path, s)
+
+    monkeypatch.setattr(inbox, "claim", claim)
+    s = run(settings, FakeStore())
+    assert (s.inserted, s.failed) == (1, 1) and locked.exists()
+    (failed,) = [f for f in s.files if f["status"] == "failed"]
+    assert failed["stage"] == "claim" and "Permission denied" in failed["message"]

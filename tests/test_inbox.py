@@ -158,15 +158,39 @@ def test_quarantine_collision_and_plain_exception(settings):
 
 def test_recover_retries_then_gives_up(settings):
     c = inbox.claim(drop(settings, "crash.pdf"), settings)
-    # run 1 dies; run 2 recovers it
+    # run 1 dies while working on it; run 2 recovers it
+    c = inbox.mark_started(c)
     (r1,) = inbox.recover(settings)
     assert r1.exists() and not c.exists() and inbox.original_name(r1) == "crash.pdf"
-    (r2,) = inbox.recover(settings)  # run 2 died too
-    assert inbox.recover(settings) == []  # run 3: it has killed two runs, quarantine it
+    inbox.mark_started(r1)
+    (r2,) = inbox.recover(settings)  # run 2 died on it too
+    inbox.mark_started(r2)
+    assert inbox.recover(settings) == []  # run 3 as well: it has killed three runs, quarantine it
     assert (settings.quarantine / "crash.pdf").exists()
     reason = json.loads((settings.quarantine / "crash.pdf.reason.json").read_text())
     assert reason["stage"] == "crash" and reason["error"] == "CrashedTooOften"
     assert list(settings.processing.iterdir()) == []
+
+
+def test_claimed_but_never_started_is_not_counted_as_a_crash(settings):
+    """A run killed with ten files claimed had begun one: only that one is suspect."""
+    claimed = [inbox.claim(drop(settings, f"f{i}.pdf", f"{i}".encode()), settings) for i in range(3)]
+    inbox.mark_started(claimed[0])
+    for _ in range(5):  # five runs die before starting the other two
+        back = inbox.recover(settings)
+    assert len(back) == 3
+    assert sum(".r1" in p.name for p in back) == 1  # the started one counted once
+    assert not settings.quarantine.exists()
+
+
+def test_long_name_leaves_room_for_recovery_marks(settings):
+    name = inbox.fit_name("Đ" * 200 + ".pdf")  # 255 bytes
+    c = inbox.claim(drop(settings, name), settings)
+    for _ in range(inbox.MAX_CRASH_RETRIES):
+        c = inbox.mark_started(c)
+        (c,) = inbox.recover(settings)
+        assert len(c.name.encode()) <= 255
+    assert inbox.original_name(c).endswith(".pdf")
 
 
 def test_release_returns_to_inbox(settings):
@@ -235,3 +259,19 @@ def test_lock_across_processes_and_released_on_death(settings):
     proc.join(10)
     with inbox.ingest_lock(settings, wait=2):
         pass
+
+
+def test_quarantine_without_room_for_the_reason_puts_the_file_back(settings, monkeypatch):
+    """Disk full while writing the reason: the file must not sit in quarantine unexplained."""
+    import errno
+
+    c = inbox.claim(drop(settings, "x.pdf"), settings)
+
+    def full(self, *a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError):
+        inbox.quarantine(c, CorruptInput("bad"), "open", settings)
+    monkeypatch.undo()
+    assert c.exists() and [p.name for p in settings.quarantine.iterdir()] == []

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from congvan.pipeline.bench_ocr import bag_cer, cer, wer
 from congvan.pipeline.ocr import _tsv_to_text, estimate_skew, ocr_image, to_grey
-from congvan.pipeline.repair import correct_token, postcorrect_ocr
+from congvan.pipeline.postcorrect import postcorrect
 
 FONT = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
 
@@ -17,19 +17,20 @@ FONT = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
 @pytest.mark.parametrize(
     "wrong,right",
     [("ứii", "thi"), ("ửiực", "thực"), ("tìiôn", "thôn"), ("Chrnh", "Chính"), ("đorn", "đơn"),
-     ("ứiưởng", "thưởng"), ("tiêp", "tiếp")],
+     ("khen ứiưởng", "khen thưởng"), ("tiêp", "tiếp")],
 )
 def test_confusions_fixed(wrong, right):
-    assert correct_token(wrong) == right
+    """The token alone (no context), as the pipeline's single post-corrector sees a lone word."""
+    assert postcorrect(wrong).text == right
 
 
 @pytest.mark.parametrize("word", ["Vê", "thi", "UBND", "cơ", "trường", "Index", "HĐND"])
 def test_valid_or_foreign_words_untouched(word):
-    assert correct_token(word) == word
+    assert postcorrect(word).changes == []
 
 
 def test_structure_repairs():
-    out = postcorrect_ocr("Số: 6794BND-TH Thái Bình, ngày99 tháng 3 năm2024. Độc !ập - Tự do").text
+    out = postcorrect("Số: 6794BND-TH Thái Bình, ngày99 tháng 3 năm2024. Độc !ập - Tự do").text
     assert "679/UBND-TH" in out
     assert "ngày 99 tháng 3 năm 2024" in out
     assert "Độc lập" in out
@@ -37,7 +38,7 @@ def test_structure_repairs():
 
 def test_structure_repairs_leave_good_text():
     good = "Số: 679/UBND-TH ngày 15 tháng 3 năm 2024; 4 BND là không có thật"
-    assert postcorrect_ocr(good).text == good
+    assert postcorrect(good).text == good
 
 
 def test_red_channel_drops_red_stamp():
@@ -82,3 +83,31 @@ def test_ocr_reads_vietnamese_line():
     res = ocr_image(img, "vie", timeout=60)
     assert "Cộng hòa xã hội chủ nghĩa Việt Nam" in res.text
     assert res.confidence > 0.7
+
+
+def test_second_readings_only_for_pages_read_badly(monkeypatch):
+    from congvan.pipeline import ocr
+
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"vie", "osd", "Vietnamese"}))
+    colour = Image.new("RGB", (40, 30), "white")
+    grey = colour.convert("L")
+    assert ocr._retries(colour, grey, 0.95, "red", "vie", 0, 0.0) == []  # clean page: nothing more
+    assert [lang for _, lang in ocr._retries(colour, grey, 0.90, "red", "vie", 0, 0.0)] == ["vie+Vietnamese"]
+    bad = ocr._retries(colour, grey, 0.60, "red", "vie", 0, 0.0)
+    assert [lang for _, lang in bad] == ["vie", "vie+Vietnamese", "vie+Vietnamese"]
+    assert bad[0][0].mode == "L" and bad[1][0] is grey  # luminance rendering first, then the model
+    assert [lang for _, lang in ocr._retries(grey, grey, 0.60, "red", "vie", 0, 0.0)] == ["vie+Vietnamese"]
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"vie"}))
+    assert ocr._retries(grey, grey, 0.60, "red", "vie", 0, 0.0) == []  # model not installed
+
+
+def test_ocr_result_carries_word_confidences_for_postcorrection():
+    if not FONT.exists():
+        pytest.skip("Liberation Serif not installed")
+    from congvan.pipeline.postcorrect import confidences_from_tsv
+
+    img = Image.new("RGB", (1500, 140), "white")
+    ImageDraw.Draw(img).text((30, 40), "Ủy ban nhân dân tỉnh", font=ImageFont.truetype(str(FONT), 48), fill="black")
+    res = ocr_image(img, "vie", timeout=60)
+    confs = confidences_from_tsv(res.words, res.text)
+    assert res.words is not None and len(confs) >= 4 and all(0 <= c <= 1 for c in confs.values())

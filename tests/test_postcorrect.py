@@ -147,3 +147,45 @@ def test_ranges_are_not_dates():
 def test_minority_place_names_are_not_guessed_at():
     text = "các huyện Đạ Huoai, Cư Jút và Krông Nô"
     assert postcorrect(text).changes == []
+
+
+def test_glued_date_words_get_their_space():
+    out = postcorrect("Thái Bình, ngày15 tháng 3 năm2024; 15tháng 3")
+    assert out.text == "Thái Bình, ngày 15 tháng 3 năm 2024; 15 tháng 3"
+    assert {c.rule for c in out.changes} == {"structure:glued-date"}
+    assert postcorrect("ngày 15 tháng 3 năm 2024").changes == []
+
+
+def test_two_neighbouring_slips_fixed_as_a_pair():
+    text = "thực hiện chuyến đối số quốc gia"
+    out = postcorrect(text, confidences=_low_conf(text))
+    assert out.text == "thực hiện chuyển đổi số quốc gia"
+    assert all(c.rule.startswith("pair:") for c in out.changes)
+    assert postcorrect("thực hiện chuyển đổi số quốc gia", confidences=_low_conf(text)).changes == []
+
+
+def test_tone_placement_is_not_a_correction_and_corrections_keep_the_text_style():
+    for text in ("Cộng hoà xã hội chủ nghĩa, công trình thuỷ lợi", "Cộng hòa xã hội chủ nghĩa, công trình thủy lợi"):
+        assert postcorrect(text, confidences=_low_conf(text)).changes == []
+    old = "Cộng hòa xã hội, ủy ban hòa giải ửiực hiện"
+    assert postcorrect(old).text == "Cộng hòa xã hội, ủy ban hòa giải thực hiện"
+
+
+def test_hold_out_removes_a_text_from_the_model_and_restores_it():
+    from congvan.pipeline import postcorrect as pc
+
+    seen = pc._lm().bi.get(("thi", "đua"), (0, 0))[0]
+    assert seen > 0
+    pc.hold_out("thi đua thi đua")
+    try:
+        assert pc._lm().bi.get(("thi", "đua"), (0, 0))[0] == max(0, seen - 2)
+    finally:
+        pc.hold_out("")
+    assert pc._lm().bi.get(("thi", "đua"), (0, 0))[0] == seen
+
+
+def test_period_before_a_lower_case_word_is_a_comma():
+    out = postcorrect('phong trào "Cán bộ. công chức, viên chức thi đua"')
+    assert out.text == 'phong trào "Cán bộ, công chức, viên chức thi đua"'
+    for keep in ("Hết hạn. Các đơn vị", "v.v. các nội dung", "TP. Hồ Chí Minh", "ngày 5. tháng"):
+        assert postcorrect(keep).changes == []

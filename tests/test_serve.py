@@ -6,6 +6,7 @@ when it ends, pass or fail.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import signal
@@ -17,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from congvan.flows.serve import LocalServer, free_port
+from conftest import assert_nothing_lost, dispatch, make_pdf
 
 pytestmark = pytest.mark.slow
 
 DEADLINE = 85.0
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def _pipeline_missing() -> str | None:
@@ -32,40 +33,6 @@ def _pipeline_missing() -> str | None:
         except ImportError as exc:
             return f"{mod}: {exc}"
     return None
-
-
-def make_pdf(path: Path, lines: list[str]) -> Path:
-    """A one-page text-layer PDF; DejaVu Sans when present so Vietnamese letters are real glyphs."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.pdfgen import canvas
-
-    font = "Helvetica"
-    if FONT.exists():
-        pdfmetrics.registerFont(TTFont("DejaVuSans", str(FONT)))
-        font = "DejaVuSans"
-    c = canvas.Canvas(str(path), pagesize=A4)
-    c.setFont(font, 12)
-    y = 800
-    for line in lines:
-        c.drawString(60, y, line)
-        y -= 18
-    c.save()
-    return path
-
-
-DISPATCH = [
-    "ỦY BAN NHÂN DÂN            CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-    "TỈNH ĐIỆN BIÊN                 Độc lập - Tự do - Hạnh phúc",
-    "Số: 12/KH-UBND            Điện Biên, ngày 10 tháng 01 năm 2024",
-    "KẾ HOẠCH",
-    "Công tác thi đua, khen thưởng năm 2024",
-    "Giao Sở Nội vụ chủ trì, phối hợp với các sở, ngành triển khai thực hiện.",
-    "TM. ỦY BAN NHÂN DÂN",
-    "CHỦ TỊCH",
-    "Lê Thành Đô",
-]
 
 
 def _kill_group(pid: int) -> None:
@@ -131,7 +98,9 @@ def test_serve_ingests_a_dropped_file(tmp_path):
     server_pid = None
     try:
         # drop the file while the server is starting: the inbox must pick it up on a tick
-        pdf = make_pdf(tmp_path / "staging.pdf", DISPATCH)
+        pdf = make_pdf(tmp_path / "staging.pdf", dispatch(12))
+        inputs = [("Kế hoạch 12.pdf", hashlib.sha256(pdf.read_bytes()).hexdigest()),
+                  ("broken.pdf", hashlib.sha256(b"%PDF-1.4 cut short").hexdigest())]
         os.rename(pdf, inbox / "Kế hoạch 12.pdf")
         (inbox / "broken.pdf").write_bytes(b"%PDF-1.4 cut short")  # must not stop serving
         archived: list[Path] = []
@@ -186,5 +155,10 @@ def test_serve_ingests_a_dropped_file(tmp_path):
 
     with Store(data / "congvan.duckdb", read_only=True, wait_seconds=10) as st:
         assert st.has_sha256(__import__("hashlib").sha256(archived[0].read_bytes()).hexdigest())
+    from congvan.config import Settings
+
+    assert_nothing_lost(Settings(db=data / "congvan.duckdb", inbox=inbox, archive=data / "archive",
+                                 quarantine=data / "quarantine", processing=data / "processing"), inputs,
+                        case="congvan serve: a good and a broken file", outcome="served on; archived + quarantined")
     print(f"serve test total {time.monotonic() - t0:.1f}s")
     assert time.monotonic() - t0 < 90

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from congvan.pipeline.errors import DatabaseBusy
-from congvan.pipeline.store import Store, date_precision, deadline_last_day, document_id, fold
+from congvan.pipeline.store import SaveResult, Store, date_precision, deadline_last_day, document_id, fold
 from test_store_fixtures import key_of, make_record, sha
 
 COUNTED = ("documents", "texts", "pages", "doc_references", "movements", "tasks", "recipients", "distribution",
@@ -63,14 +63,21 @@ def test_rescan_is_stored_and_linked_as_copy(db):
     first, rescan = make_record("a"), make_record("a-rescan", text="bản quét lại")
     other_year = make_record("b", issued_date="2023-01-10")
     blank = make_record("c", number=None)
-    blank2 = make_record("d", number=None)
+    blank_rescan = make_record("d", number=None, subject="Công tác thi đua, khen thưởng nam 2024")  # OCR slip
+    blank_other = make_record("e", number=None, subject="Tổng kết công tác cải cách hành chính")
+    blank_undated = make_record("f", number=None, issued_date=None)
     with Store(db) as store:
         a = store.save(first)
         r = store.save(rescan)
         assert r.status == "copy" and r.copy_of == a.document_id
         assert store.save(other_year).status == "inserted"
-        assert store.save(blank).status == "inserted"
-        assert store.save(blank2).status == "inserted"  # no number: never guessed to be a copy
+        c = store.save(blank)
+        assert c.status == "inserted"
+        # a blank number (filled in by hand after signing) is common: same symbol, issuer,
+        # date and a subject ≥ 90 % alike make a copy; another subject or no date never does
+        assert store.save(blank_rescan) == SaveResult("copy", document_id(blank_rescan.source.sha256), c.document_id)
+        assert store.save(blank_other).status == "inserted"
+        assert store.save(blank_undated).status == "inserted"
         assert store.query("SELECT copy_of FROM documents WHERE id = ?", [r.document_id])[1] == [(a.document_id,)]
 
 
@@ -216,3 +223,25 @@ def test_reader_gets_in_once_the_writer_lets_go(db):
             assert ro.query("SELECT count(*) FROM documents")[1] == [(1,)]
     finally:
         proc.join()
+
+
+def test_save_many_writes_a_batch_through_one_open(db):
+    recs = [make_record(s, number=f"{i}/KH-UBND") for i, s in enumerate("abc")]
+    with Store(db) as store:
+        res = store.save_many([*recs, recs[0]])
+        assert [r.status for r in res] == ["inserted", "inserted", "inserted", "duplicate"]
+        assert counts(store)["documents"] == 3 and counts(store)["tasks"] == 6
+        _, bodies = store.query("SELECT DISTINCT issuer_body FROM v_documents")
+        assert bodies == [("Ủy ban nhân dân tỉnh Điện Biên",)]
+
+
+def test_body_registry_is_rebuilt_when_the_rules_change(db):
+    with Store(db) as store:
+        store.save(make_record("a", issuer={"name": "UBND tỉnh Ninh Thuận", "locality": "Ninh Thuận"}))
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM bodies; DELETE FROM body_names; DELETE FROM body_aliases;"
+                "UPDATE meta SET value = 'older rules' WHERE key = 'bodies_version'")
+    con.close()
+    with Store(db) as store:  # a write open notices and re-resolves from the stored records
+        _, got = store.query("SELECT issuer_body, issuer_province_2025 FROM v_documents")
+        assert got == [("Ủy ban nhân dân tỉnh Ninh Thuận", "Khánh Hòa")]

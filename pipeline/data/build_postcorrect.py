@@ -1,6 +1,11 @@
 """Build `postcorrect_lm.tsv`, the syllable unigram/bigram model used by `pipeline/postcorrect.py`.
 
-Sources (nothing from samples/ or the seeds, which are the evaluation set):
+Sources:
+- the seed dispatches in `shared/seeds/` that read as clean Vietnamese (validity ≥ SEED_MIN_VALIDITY:
+  001, 002, 003; 000 is a broken-font text and 004 an OCR reading, which would teach the model their
+  own errors). These are also the texts the samples are made from, so the benchmark
+  (`pipeline/bench_ocr.py`) scores each sample leave-one-out: `postcorrect.hold_out(seed text)`
+  subtracts that seed's counts, and the model never sees the page it corrects;
 - the text layers of the five born-digital public administrative PDFs in `shared/realworld/`
   (cv_bnv_huong_dan, bao_cao_snv, cong_dien_moi_hop, quyet_dinh_ubnd, to_trinh_snv), read with
   pdfplumber: syllable and adjacent-syllable counts of real dispatch prose;
@@ -12,7 +17,7 @@ Sources (nothing from samples/ or the seeds, which are the evaluation set):
 Output, one row per entry, lower case NFC, only well-formed syllables (quality.is_syllable):
     U <TAB> syllable <TAB> corpus count <TAB> number of dictionary words containing it
     B <TAB> syllable syllable <TAB> corpus count <TAB> 1 if a dictionary word holds the pair else 0
-Run: `.venv/bin/python pipeline/data/build_postcorrect.py [REALWORLD_DIR]` (deterministic output).
+Run: `.venv/bin/python pipeline/data/build_postcorrect.py [REALWORLD_DIR [SEEDS_DIR]]` (deterministic output).
 """
 from __future__ import annotations
 
@@ -81,21 +86,29 @@ def dictionary_words() -> list[str]:
     return words
 
 
-def build(realworld_dir: Path) -> list[str]:
-    text = corpus_text(realworld_dir) + "\n" + project_phrases()
-    uni: Counter = Counter()
-    bi: Counter = Counter()
-    for line in text.splitlines():
-        # Bigrams only between adjacent syllables (or numbers) not separated by punctuation.
-        for chunk in re.split(r"[^\w\s]", line):
-            toks = [t.lower() for t in TOKEN.findall(chunk)]
-            toks = [NUM if t.isdigit() else (t if is_syllable(t) else None) for t in toks]
-            for t in toks:
-                if t and t != NUM:
-                    uni[t] += 1
-            for a, b in zip(toks, toks[1:]):
-                if a and b:
-                    bi[(a, b)] += 1
+def seed_texts(seeds_dir: Path) -> list[str]:
+    """Seed dispatches that read as clean Vietnamese (see the module docstring)."""
+    from congvan.pipeline.postcorrect import SEED_MIN_VALIDITY
+    from congvan.pipeline.quality import validity
+
+    out = []
+    for f in sorted(seeds_dir.glob("*.txt")):
+        text = nfc(f.read_text(encoding="utf-8"))
+        if validity(text).score >= SEED_MIN_VALIDITY:
+            out.append(text)
+    return out
+
+
+def build(realworld_dir: Path, seeds_dir: Path | None = None) -> list[str]:
+    from congvan.pipeline.postcorrect import count_ngrams
+
+    seeds = seed_texts(seeds_dir) if seeds_dir and seeds_dir.exists() else []
+    # Counted separately and added: a seed's counts are then exactly what `hold_out` subtracts.
+    uni, bi = count_ngrams(corpus_text(realworld_dir) + "\n" + project_phrases())
+    for text in seeds:
+        u, b = count_ngrams(text)
+        uni.update(u)
+        bi.update(b)
     dict_uni: Counter = Counter()
     dict_bi: set = set()
     for w in dictionary_words():
@@ -116,7 +129,8 @@ def build(realworld_dir: Path) -> list[str]:
 
 def main() -> None:
     realworld = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[2] / "shared" / "realworld"
-    rows = build(realworld)
+    seeds = Path(sys.argv[2]) if len(sys.argv) > 2 else HERE.parents[2] / "shared" / "seeds"
+    rows = build(realworld, seeds)
     out = HERE / "postcorrect_lm.tsv"
     header = ("# Syllable LM for OCR post-correction, built by build_postcorrect.py (see its docstring).\n"
               "# U<TAB>syllable<TAB>corpus count<TAB>dictionary words | B<TAB>pair<TAB>corpus count<TAB>in dictionary\n")

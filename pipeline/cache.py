@@ -1,0 +1,209 @@
+"""Nothing done twice: per-page OCR results on disk, and the fingerprint of the code that makes records.
+
+OCR is the cost of this pipeline (seconds a page; everything else is milliseconds), so a page
+image is OCR'd once per OCR set-up: the result is kept under a key made of
+
+* the rendered page image itself (mode, size and pixels, hashed), so a re-render that yields the
+  same pixels hits and any change in rendering (dpi, flattening) misses;
+* the language(s) asked for;
+* the OCR code's fingerprint: the source of `pipeline/ocr.py` (preprocessing, psm, OSD rules,
+  the fields of `OcrResult`), tesseract's version line and the size and time of each traineddata.
+
+Post-correction, repair, extractors and the store are *not* in the key: changing them re-runs
+only them. Entries are JSON files `<root>/<ab>/<key>.json`, written to a temporary name in the
+same folder and renamed into place, so concurrent writers (threads, processes, machines sharing
+the folder) never leave a torn entry: a reader sees a whole entry or none. A damaged entry is a
+miss, never an error; a cache that cannot be written only logs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Optional
+
+log = logging.getLogger(__name__)
+
+# Bump when the entry layout changes.
+FORMAT = 1
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- fingerprints
+@lru_cache(maxsize=1)
+def _tesseract_identity() -> tuple[str, str]:
+    """(version line, tessdata folder) from the tesseract binary pytesseract will run."""
+    try:
+        import pytesseract
+
+        cmd = pytesseract.pytesseract.tesseract_cmd
+    except Exception:  # pytesseract missing: OCR would fail anyway
+        cmd = "tesseract"
+    version = tessdata = ""
+    try:
+        out = subprocess.run([cmd, "--version"], capture_output=True, text=True, timeout=30)
+        version = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
+        langs = subprocess.run([cmd, "--list-langs"], capture_output=True, text=True, timeout=30)
+        m = re.search(r'"([^"]+)"', (langs.stdout or "") + (langs.stderr or ""))
+        tessdata = m.group(1) if m else ""
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("cannot ask tesseract for its version (%s): OCR cache keys use its absence", exc)
+    return version, os.environ.get("TESSDATA_PREFIX") or tessdata
+
+
+def _traineddata_identity(lang: str, tessdata: str) -> list[str]:
+    out = []
+    for part in sorted(filter(None, lang.split("+"))):
+        p = Path(tessdata) / f"{part}.traineddata"
+        try:
+            st = p.stat()
+            out.append(f"{part}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            out.append(f"{part}:missing")
+    return out
+
+
+@lru_cache(maxsize=8)
+def ocr_fingerprint(lang: str) -> str:
+    """What besides the pixels decides tesseract's reading: our OCR code, tesseract, its models."""
+    from congvan.pipeline import ocr
+
+    h = hashlib.sha256(f"congvan-ocr-cache/{FORMAT}\n".encode())
+    h.update(Path(ocr.__file__).read_bytes())
+    version, tessdata = _tesseract_identity()
+    h.update(version.encode())
+    for item in _traineddata_identity(lang, tessdata):
+        h.update(item.encode())
+    try:
+        import pytesseract
+
+        h.update(str(getattr(pytesseract, "__version__", "")).encode())
+    except Exception:
+        pass
+    return h.hexdigest()
+
+
+def _files_under(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            files.extend(f for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+                         and f.suffix in (".py", ".json", ".tsv", ".txt"))
+    return sorted(files)
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the code and rule tables that turn a file into a Record (acquisition, repair, OCR,
+    extractors, the record schema), so a cached extraction is never reused after any of them
+    changed, even when nobody remembered to bump `PIPELINE_VERSION`."""
+    from congvan import PIPELINE_VERSION
+
+    h = hashlib.sha256(f"congvan-record/{PIPELINE_VERSION}\n".encode())
+    for f in _files_under([_ROOT / "pipeline", _ROOT / "extractors", _ROOT / "schemas" / "record.py"]):
+        h.update(str(f.relative_to(_ROOT)).encode() + b"\0")
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def extraction_key(sha256: str, settings) -> str:
+    """Cache key of one file's extraction: its bytes, the pipeline version and code, and the
+    settings that change what OCR reads (language, dpi). Limits are not in it: a file that hits
+    a limit fails, and failures are never cached."""
+    from congvan import PIPELINE_VERSION
+
+    return (f"congvan-extract-{sha256.lower()}-{PIPELINE_VERSION}-{code_fingerprint()[:16]}"
+            f"-{settings.ocr_lang}-{settings.ocr_dpi}dpi")
+
+
+# --------------------------------------------------------------------------- the page cache
+def image_digest(img) -> str:
+    """sha256 of a PIL image's mode, size and pixels (not of any encoding of it)."""
+    h = hashlib.sha256(f"{img.mode}:{img.size[0]}x{img.size[1]}:".encode())
+    h.update(img.tobytes())
+    return h.hexdigest()
+
+
+class OcrCache:
+    """OCR results by page image, under `root`. Thread- and process-safe (atomic renames)."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def key(self, img, lang: str) -> str:
+        h = hashlib.sha256()
+        h.update(image_digest(img).encode())
+        h.update(f"\0{lang}\0".encode())
+        h.update(ocr_fingerprint(lang).encode())
+        return h.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str):
+        """The cached OcrResult, or None (missing, damaged, or from an older layout)."""
+        from congvan.pipeline.ocr import OcrResult
+
+        path = self._path(key)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("OCR cache entry %s unreadable (%s): OCR again", path, exc)
+            return None
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
+            return None
+        names = {f.name for f in dataclasses.fields(OcrResult)}
+        try:
+            return OcrResult(**{k: v for k, v in data.get("result", {}).items() if k in names})
+        except TypeError:  # a field the entry lacks: an entry from other code
+            return None
+
+    def put(self, key: str, result) -> Optional[Path]:
+        """Store `result` (an OcrResult); returns the entry's path, or None when it could not be written."""
+        path = self._path(key)
+        entry = {"format": FORMAT, "key": key, "result": dataclasses.asdict(result)}
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, path)
+            return path
+        except (OSError, TypeError, ValueError) as exc:
+            log.warning("OCR cache: cannot write %s (%s); the page is read anyway", path, exc)
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            return None
+
+
+_CACHES: dict[Path, OcrCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def page_cache(settings) -> Optional[OcrCache]:
+    """The OCR cache for these settings, or None when caching is off."""
+    root = settings.ocr_cache_dir
+    if root is None:
+        return None
+    root = Path(root)
+    with _CACHES_LOCK:
+        cache = _CACHES.get(root)
+        if cache is None:
+            cache = _CACHES[root] = OcrCache(root)
+        return cache
