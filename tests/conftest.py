@@ -80,13 +80,21 @@ FAULT_TABLE: list[tuple[str, str, int, int]] = []
 
 
 def _sha(path: Path) -> str:
-    import hashlib
+    from congvan.pipeline.acquire import sha256_file
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
+
+
+def drop(settings, name: str, data: bytes = b"%PDF-1.4 x") -> Path:
+    """Put bytes into the inbox as a user (or scanner) would."""
+    p = settings.inbox / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    return p
+
+
+def files_under(d: Path) -> list[Path]:
+    return sorted(p for p in d.rglob("*") if p.is_file()) if d.exists() else []
 
 
 def _files(root: Path) -> list[Path]:

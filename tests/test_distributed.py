@@ -24,6 +24,7 @@ from congvan.config import Settings
 from congvan.pipeline import inbox, staging
 from congvan.pipeline.errors import CorruptInput
 from congvan.schemas.record import Record, Source
+from conftest import drop, files_under
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -51,15 +52,6 @@ def fake_extract(path: Path, settings: Settings):
                   number=f"{n}/KH-UBND", symbol="KH-UBND", doc_type="KH", text=f"van ban {n}")
 
 
-def drop(settings: Settings, name: str, data: bytes) -> Path:
-    p = settings.inbox / name
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
-    return p
-
-
-def files_under(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.is_file()) if d.exists() else []
 
 
 def db_rows(settings: Settings, sql: str) -> list[tuple]:

@@ -99,7 +99,7 @@ def test_ingesting_again_adds_nothing(ingested, tmp_path):
         con = duckdb.connect(str(ingested), read_only=True)
         try:
             return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                    for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_type='BASE TABLE'").fetchall()
+                    for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_type='BASE TABLE' AND table_schema='main'").fetchall()
                     if t not in {"files", "meta"}}
         finally:
             con.close()
