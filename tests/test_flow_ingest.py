@@ -250,7 +250,8 @@ def test_unsettled_file_waits(settings):
     assert s.taken == 0 and (settings.inbox / "fresh.pdf").exists()
 
 
-def test_summary_table_renders(settings, capsys):
+def test_summary_table_renders(settings, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # long tmp paths (xdist) would otherwise be folded mid-name
     drop(settings, "a.pdf")
     drop(settings, "b.pdf", b"bad")
     s = ing.ingest(None, settings, progress=True, extract=fake_extract, open_store=FakeStore().open)
@@ -390,3 +391,42 @@ def test_unclaimable_file_is_reported_and_stays(settings, monkeypatch):
     assert (s.inserted, s.failed) == (1, 1) and locked.exists()
     (failed,) = [f for f in s.files if f["status"] == "failed"]
     assert failed["stage"] == "claim" and "Permission denied" in failed["message"]
+
+
+def test_unchanged_folder_rerun_extracts_and_records_nothing(settings, tmp_path):
+    """Explicit paths already held: one batched lookup settles them; a sighting is written once per
+    path (all in one transaction), so re-checking an unchanged folder adds no rows."""
+    import shutil
+
+    from congvan.pipeline.store import Store
+
+    src = tmp_path / "folder"
+    src.mkdir()
+    for k in range(3):
+        (src / f"{k}.pdf").write_bytes(b"%PDF-1.4 " + bytes([65 + k]))
+    calls = []
+
+    def counting_extract(path, s):
+        calls.append(Path(path).name)
+        return fake_extract(path, s)
+
+    def go(paths):
+        return ing.ingest([str(p) for p in paths], settings, progress=False, extract=counting_extract)
+
+    first = go([src])
+    assert first.inserted == 3 and len(calls) == 3
+
+    def sightings():
+        with Store(settings.db, read_only=True) as st:
+            return st.query("SELECT count(*) FROM files")[1][0][0]
+
+    again = go([src])
+    assert (again.duplicates, again.inserted, again.errors, len(calls)) == (3, 0, 0, 3)
+    assert {f["status"] for f in again.files} == {"duplicate"} and all(f["document_id"] for f in again.files)
+    assert sightings() == 3  # same bytes at the same paths: nothing new to record
+    other = tmp_path / "copy"
+    shutil.copytree(src, other)
+    (other / "new.pdf").write_bytes(b"%PDF-1.4 new")
+    moved = go([other])
+    assert (moved.duplicates, moved.inserted, len(calls)) == (3, 1, 4)  # only the new file is extracted
+    assert sightings() == 3 + 3 + 1
