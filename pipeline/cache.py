@@ -78,9 +78,14 @@ def ocr_fingerprint(lang: str) -> str:
 
     h = hashlib.sha256(f"congvan-ocr-cache/{FORMAT}\n".encode())
     h.update(Path(ocr.__file__).read_bytes())
+    # ocr_image arbitrates between readings with the post-correction LM (postcorrect.arbitrate_readings).
+    for dep in (Path(ocr.__file__).with_name("postcorrect.py"), Path(ocr.__file__).parent / "data" / "postcorrect_lm.tsv"):
+        h.update(dep.read_bytes() if dep.exists() else b"")
     version, tessdata = _tesseract_identity()
     h.update(version.encode())
-    for item in _traineddata_identity(lang, tessdata):
+    # The retries read with an extra model and orientation with osd: they decide the reading too.
+    models = "+".join(filter(None, (lang, getattr(ocr, "EXTRA_MODEL", ""), "osd")))
+    for item in _traineddata_identity(models, tessdata):
         h.update(item.encode())
     try:
         import pytesseract

@@ -133,6 +133,22 @@ def count_ngrams(text: str) -> tuple[Counter, Counter]:
 
 SEED_MIN_VALIDITY = 0.99  # seed texts at least this Vietnamese are in the shipped LM (build_postcorrect.py)
 
+
+
+def seed_lm_text(text: str) -> str | None:
+    """A seed dispatch as the LM learns it (build_postcorrect.py) and the benchmark holds it out:
+    NFC, a broken-font text repaired by `repair.repair_text` first (seed 000 reads ° for ư; repaired
+    it is clean administrative prose), None when it is still not clean Vietnamese (an OCR reading
+    would teach the model its own errors)."""
+    from congvan.pipeline.quality import validity
+    from congvan.pipeline.repair import repair_text
+
+    text = _nfc(text)
+    if validity(text).score < SEED_MIN_VALIDITY:
+        text = _nfc(repair_text(text).text)
+    return text if validity(text).score >= SEED_MIN_VALIDITY else None
+
+
 _HELD_OUT: str = ""  # text whose counts are taken out of the LM (leave-one-out evaluation only)
 
 
@@ -773,3 +789,81 @@ def confidences_from_tsv(data: dict, text: str) -> dict[int, float]:
         out[i] = c / 100.0
         pos = i + len(word)
     return out
+
+
+# --------------------------------------------------------------------------- second readings
+_CORE = re.compile(r"[^\W\d_]+")
+READING_IOU = 0.6  # boxes overlapping this much are the same word read twice
+
+
+def _box(d: dict, i: int) -> tuple[int, int, int, int]:
+    return d["left"][i], d["top"][i], d["left"][i] + d["width"][i], d["top"][i] + d["height"][i]
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _tsv_words(d: dict) -> list[int]:
+    out = []
+    for i, w in enumerate(d.get("text", [])):
+        try:
+            conf = float(d["conf"][i])
+        except (TypeError, ValueError):
+            continue
+        if (w or "").strip() and conf >= 0:
+            out.append(i)
+    return out
+
+
+def arbitrate_readings(data: dict, others: list[dict]) -> tuple[dict, int]:
+    """`data` (tesseract `image_to_data` dict of the chosen reading) with each word that another
+    reading of the same page read differently *only in its diacritics* (same box, same skeleton:
+    đấy/đẩy, thì/thi) replaced by the form the syllable LM prefers between its neighbours.
+
+    Why: the models disagree mostly where the print is unclear, and there word confidence does not
+    tell who is right (confidence voting measured no better on the harsh scan) but context does;
+    the candidates are limited to what some model saw, so a correct word is only replaced when a
+    model read the alternative. Returns (new dict, number of words replaced)."""
+    d = {k: list(v) for k, v in data.items()}
+    idx = _tsv_words(d)
+    cores = [(_CORE.search(_nfc(d["text"][i])) or None) for i in idx]
+    changed = 0
+    for other in others:
+        oidx = _tsv_words(other)
+        by_line: dict[int, list[int]] = {}
+        for j in oidx:
+            by_line.setdefault(other["top"][j] // 50, []).append(j)
+        for k, i in enumerate(idx):
+            m = cores[k]
+            if m is None:
+                continue
+            box = _box(d, i)
+            best = None
+            for band in (box[1] // 50 - 1, box[1] // 50, box[1] // 50 + 1):
+                for j in by_line.get(band, ()):
+                    v = _iou(box, _box(other, j))
+                    if v > READING_IOU and (best is None or v > best[0]):
+                        best = (v, j)
+            if best is None:
+                continue
+            alt_word = _nfc(other["text"][best[1]].strip())
+            alt = _CORE.search(alt_word)
+            a, b = m.group(0), alt.group(0) if alt else ""
+            if not b or a == b or a.lower() == b.lower() or skeleton(a.lower()) != skeleton(b.lower()) \
+                    or not is_syllable(b.lower()):
+                continue
+            left = next((c.group(0).lower() for c in reversed(cores[:k]) if c), None) if k else None
+            right = next((c.group(0).lower() for c in cores[k + 1:] if c), None)
+            own, _ = _score(a.lower(), left, right, 0.0)
+            new, _ = _score(b.lower(), left, right, 0.0)
+            if new > own:
+                word = _nfc(d["text"][i])
+                d["text"][i] = word[:m.start()] + _match_case(a, b) + word[m.end():]
+                cores[k] = _CORE.search(_nfc(d["text"][i]))
+                changed += 1
+    return d, changed

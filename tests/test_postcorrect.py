@@ -189,3 +189,49 @@ def test_period_before_a_lower_case_word_is_a_comma():
     assert out.text == 'phong trào "Cán bộ, công chức, viên chức thi đua"'
     for keep in ("Hết hạn. Các đơn vị", "v.v. các nội dung", "TP. Hồ Chí Minh", "ngày 5. tháng"):
         assert postcorrect(keep).changes == []
+
+
+def _tsv(words: list[str], confs: list[float] | None = None) -> dict:
+    """A one-line tesseract image_to_data dict: words side by side, 100 px apart."""
+    n = len(words)
+    return {"text": list(words), "conf": list(confs or [90.0] * n), "left": [100 * i for i in range(n)],
+            "top": [10] * n, "width": [90] * n, "height": [30] * n,
+            "block_num": [1] * n, "par_num": [1] * n, "line_num": [1] * n}
+
+
+def test_arbitrate_readings_takes_the_diacritics_context_prefers():
+    from congvan.pipeline.postcorrect import arbitrate_readings
+
+    chosen = _tsv(["phong", "trào", "thì", "đua", "yêu", "nước"])
+    other = _tsv(["phong", "trào", "thi", "đua", "yếu", "nước"])
+    out, n = arbitrate_readings(chosen, [other])
+    assert out["text"][2] == "thi" and out["text"][4] == "yêu" and n == 1
+    assert chosen["text"][2] == "thì"  # the input is not modified
+
+
+def test_arbitrate_readings_ignores_other_letters_and_other_places():
+    from congvan.pipeline.postcorrect import arbitrate_readings
+
+    chosen = _tsv(["phong", "trào", "thu", "đua"])
+    letters = _tsv(["phong", "trào", "thi", "đua"])  # context prefers "thi", but a letter differs
+    assert arbitrate_readings(chosen, [letters])[0]["text"] == chosen["text"]
+    moved = _tsv(["phong", "trào", "thì", "đua"])
+    moved["top"] = [400] * 4  # another line: not the same word read twice
+    assert arbitrate_readings(_tsv(["phong", "trào", "thì", "đua"]), [moved])[1] == 0
+
+
+def test_leave_one_out_holds_out_only_the_source_seed():
+    """A ground truth made from one seed holds out that seed, not every dispatch on the same topic
+    (shared syllables are no evidence; shared syllable pairs are)."""
+    from pathlib import Path
+
+    from congvan.pipeline.bench_ocr import SEEDS, _held_out_text
+    from congvan.pipeline.postcorrect import seed_lm_text
+
+    seeds = sorted(Path(SEEDS).glob("*.txt"))
+    clean = [t for t in (seed_lm_text(f.read_text(encoding="utf-8")) for f in seeds) if t]
+    if len(clean) < 2:
+        pytest.skip("seed dispatches not available")
+    first = clean[0]
+    gt = first[: len(first) // 2]  # a page's worth of one seed
+    assert _held_out_text(gt, Path(SEEDS)) == first

@@ -2,8 +2,8 @@
 
 Sources:
 - the seed dispatches in `shared/seeds/` that read as clean Vietnamese (validity ≥ SEED_MIN_VALIDITY:
-  001, 002, 003; 000 is a broken-font text and 004 an OCR reading, which would teach the model their
-  own errors). These are also the texts the samples are made from, so the benchmark
+  001, 002, 003, and 000 after `repair.repair_text` fixes its broken font; 004 is an OCR reading,
+  which would teach the model its own errors). These are also the texts the samples are made from, so the benchmark
   (`pipeline/bench_ocr.py`) scores each sample leave-one-out: `postcorrect.hold_out(seed text)`
   subtracts that seed's counts, and the model never sees the page it corrects;
 - the text layers of the five born-digital public administrative PDFs in `shared/realworld/`
@@ -87,14 +87,14 @@ def dictionary_words() -> list[str]:
 
 
 def seed_texts(seeds_dir: Path) -> list[str]:
-    """Seed dispatches that read as clean Vietnamese (see the module docstring)."""
-    from congvan.pipeline.postcorrect import SEED_MIN_VALIDITY
-    from congvan.pipeline.quality import validity
+    """Seed dispatches that read as clean Vietnamese, broken-font ones repaired (see the module
+    docstring and `postcorrect.seed_lm_text`)."""
+    from congvan.pipeline.postcorrect import seed_lm_text
 
     out = []
     for f in sorted(seeds_dir.glob("*.txt")):
-        text = nfc(f.read_text(encoding="utf-8"))
-        if validity(text).score >= SEED_MIN_VALIDITY:
+        text = seed_lm_text(f.read_text(encoding="utf-8"))
+        if text is not None:
             out.append(text)
     return out
 
