@@ -246,7 +246,7 @@ def _col_roles(header: list[str]) -> dict[str, int]:
     roles: dict[str, int] = {}
     for i, h in enumerate(header):
         f = fold(h or "")
-        if "stt" in f.replace(" ", "") or re.fullmatch(r"(so )?tt", f):
+        if "stt" in f.replace(" ", "") or re.fullmatch(r"(so ?)?tt", f):
             roles.setdefault("stt", i)
         elif "phoi hop" in f:
             roles.setdefault("coord", i)

@@ -184,8 +184,9 @@ def _acquire_image(path: Path, settings: Settings) -> list[Page]:
     frames = _open_image_frames(path, settings)
 
     def work(i: int) -> Page:
-        res = _ocr_or_fail(frames.load(i), settings, f"{path.name} page {i + 1}")
-        return _ocr_page(i + 1, res, "scan image, no text layer", "")
+        img = frames.load(i)
+        res = _ocr_or_fail(img, settings, f"{path.name} page {i + 1}")
+        return _ocr_page(i + 1, res, "scan image, no text layer", "", img)
 
     try:
         return _run_parallel(work, len(frames), settings.workers)
@@ -285,8 +286,7 @@ def _acquire_pdf(path: Path, settings: Settings) -> list[Page]:
             except Exception as exc:
                 raise CorruptInput(f"{path.name} page {i + 1} cannot be rendered: {exc}") from exc
             res = _ocr_or_fail(img, settings, f"{path.name} page {i + 1}")
-            del img
-            return _ocr_page(i + 1, res, d.reason, d.original)
+            return _ocr_page(i + 1, res, d.reason, d.original, img)
 
         # Decisions are taken here in page order while earlier pages that need OCR are already
         # being rendered and read on the shared pool: the text layer of page 5 is parsed while
@@ -481,8 +481,10 @@ def _ocr_or_fail(img, settings: Settings, where: str):
     return res
 
 
-def _ocr_page(number: int, res, reason: str, discarded_layer: str) -> Page:
-    """An OCR'd page: post-corrected text; `original` keeps tesseract's raw output."""
+def _ocr_page(number: int, res, reason: str, discarded_layer: str, img=None) -> Page:
+    """An OCR'd page: post-corrected text; `original` keeps tesseract's raw output (ruled tables
+    re-read cell by cell from the page image, see ocr_tables)."""
+    from congvan.pipeline.ocr_tables import read_tables_safely
     from congvan.pipeline.postcorrect import confidences_from_tsv, postcorrect
 
     raw = nfc(res.text)
@@ -490,11 +492,16 @@ def _ocr_page(number: int, res, reason: str, discarded_layer: str) -> Page:
         return Page(number, "", "ocr", reason + "; nothing readable on the page (blank?)", original="",
                     ocr_confidence=None)
     words = getattr(res, "words", None)
+    grid = read_tables_safely(img, res) if img is not None and words else None
+    if grid is not None:
+        raw, words = nfc(grid.text), grid.words
+        reason += f"; {len(grid.tables)} ruled table(s) read cell by cell"
     pc = postcorrect(raw, confidences=confidences_from_tsv(words, raw) if words else None)
     if pc.changes:
         n_struct = sum(c.rule.startswith("structure:") for c in pc.changes)
         reason += f"; OCR post-correction fixed {len(pc.changes) - n_struct} words, {n_struct} numbers/dates"
-    return Page(number, pc.text, "ocr", reason, original=raw, ocr_confidence=round(res.confidence, 3))
+    return Page(number, pc.text, "ocr", reason, original=raw, ocr_confidence=round(res.confidence, 3),
+                tables=grid.corrected_tables(pc.changes) if grid is not None else [])
 
 
 # --------------------------------------------------------------------------- the per-page decision
