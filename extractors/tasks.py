@@ -792,7 +792,11 @@ def find_tasks(doc: Document) -> list[Task]:
     if table_tasks:
         for t in table_tasks:  # locate the row text for provenance
             t["start"], t["end"] = _locate_row(vt, t["text"], doc, t.get("page"))
-            t["method"], t["conf"] = "table:pdfplumber", 0.9
+            page = next((p for p in doc.pages if p.number == t.get("page")), None)
+            if page is not None and page.source == "ocr":  # grid from ruling lines + OCR word boxes
+                t["method"], t["conf"] = "table:ocr_grid", round(0.9 * (page.ocr_confidence or 0.9), 3)
+            else:
+                t["method"], t["conf"] = "table:pdfplumber", 0.9
         found.extend(table_tasks)
         spans = spans + _table_regions(vt, table_tasks)
     else:
