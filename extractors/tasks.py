@@ -46,8 +46,14 @@ from congvan.schemas.record import Provenance, Task
 
 
 # ---------------------------------------------------------------- tables of words
+@lru_cache(maxsize=4096)
+def _fold_char(c: str) -> str:
+    return (fold(c) or c)[:1] if c.strip() else c
+
+
 def _fold_same_length(s: str) -> str:
-    return "".join((fold(c) or c)[:1] if c.strip() else c for c in s)
+    # Per-character memo: fold() (NFD + regex) ran 350,000 times for 5 born-digital files (2 s of 17 s).
+    return "".join(map(_fold_char, s))
 
 
 def _alt(words: list[str]) -> str:

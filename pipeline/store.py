@@ -332,6 +332,43 @@ def _register_bodies(con, rec: dict) -> None:
     _insert_rows(con, "INSERT OR IGNORE INTO body_aliases", list(aliases.values()))
 
 
+XREF_VERSION = "1"  # bump when _refresh_xref changes what it writes: every store rebuilds on open
+
+
+def _refresh_xref(con, ids: Optional[Iterable[str]] = None) -> None:
+    """Rewrite the citation graph behind citing() (xref_* tables) for these dispatches, or all.
+
+    Derived from v_documents and v_references, so corrections (a corrected number moves the node,
+    a corrected reference key moves the edge) and the first-copy rule are the views' own. Called
+    inside the writer's transaction of every save and correction; one document at a time, the
+    filter on its id reaches the tables (~10 ms at 100,000 documents).
+    """
+    if ids is None:
+        con.execute("DELETE FROM xref_edges")
+        con.execute("DELETE FROM xref_docs")
+        batches = [("", [])]
+    else:
+        batches = [(" AND id = ?", [i]) for i in dict.fromkeys(ids) if i]
+    for where, params in batches:
+        if params:
+            con.execute("DELETE FROM xref_edges WHERE document_id = ?", params)
+            con.execute("DELETE FROM xref_docs WHERE id = ?", params)
+        con.execute("CREATE OR REPLACE TEMP TABLE xref_new_docs AS SELECT id, coalesce(doc_key, 'id:' || id) AS node "
+                    f"FROM v_documents WHERE copy_of IS NULL{where}", params)
+        con.execute("CREATE OR REPLACE TEMP TABLE xref_new_refs AS SELECT document_id, key FROM v_references "
+                    f"WHERE copy_of IS NULL{where.replace('id', 'document_id')}", params)
+        con.execute("""INSERT INTO xref_nodes (key)
+                       SELECT k FROM (SELECT node AS k FROM xref_new_docs UNION SELECT key FROM xref_new_refs)
+                       WHERE k NOT IN (SELECT key FROM xref_nodes) ORDER BY k""")
+        con.execute("INSERT INTO xref_docs SELECT d.id, x.n FROM xref_new_docs d JOIN xref_nodes x ON x.key = d.node")
+        con.execute("""INSERT INTO xref_edges
+                       SELECT DISTINCT r.document_id, s.n, t.n FROM xref_new_refs r
+                       JOIN xref_new_docs d ON d.id = r.document_id
+                       JOIN xref_nodes s ON s.key = d.node JOIN xref_nodes t ON t.key = r.key""")
+    con.execute("DROP TABLE IF EXISTS xref_new_docs")
+    con.execute("DROP TABLE IF EXISTS xref_new_refs")
+
+
 def _similar(a: Optional[str], b: Optional[str], threshold: float = 90.0) -> bool:
     if not a or not b:
         return False
@@ -387,6 +424,28 @@ class Store:
         if views.exists():
             con.execute(views.read_text(encoding="utf-8"))
         self._refresh_bodies(con)
+        row = con.execute("SELECT value FROM meta WHERE key = 'xref_version'").fetchone()
+        if row is None or row[0] != XREF_VERSION:
+            self._rebuild_xref(con)
+
+    @staticmethod
+    def _rebuild_xref(con) -> None:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _refresh_xref(con)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('xref_version', ?)", [XREF_VERSION])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def refresh_xref(self) -> None:
+        """Rebuild the citation graph from the tables: for bulk loads that bypass `save`."""
+        con = self._writer()
+        try:
+            self._rebuild_xref(con)
+        finally:
+            con.close()
 
     def _refresh_bodies(self, con) -> None:
         """Re-resolve every document's bodies when the normalisation changed (or the database
@@ -492,6 +551,8 @@ class Store:
             )
             self._insert_children(con, record, doc_id)
             _register_bodies(con, self._corrected_dict(con, sha))
+            if not copy_of:  # copies are not nodes of the citation graph
+                _refresh_xref(con, [doc_id])
             con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")
             con.execute("COMMIT")
         except BaseException:
@@ -697,6 +758,8 @@ class Store:
                     [sha, json.dumps(key), author, at],
                 )
             _register_bodies(con, current)
+            _refresh_xref(con, [r[0] for r in con.execute(
+                "SELECT coalesce(copy_of, id) FROM documents WHERE sha256 = ?", [sha]).fetchall()])
             con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")  # subject/number are indexed
             return path if item is None else f"{path}[{item}]"
         return self._write(fn)
@@ -762,6 +825,52 @@ class Store:
         return self._run(
             lambda con: con.execute("SELECT 1 FROM documents WHERE sha256 = ?", [sha256.lower()]).fetchone()
         ) is not None
+
+    def known_sha256(self, shas: Iterable[str]) -> set[str]:
+        """The subset of these sha256 the store holds, in one query: re-checking a folder of
+        1,000 unchanged files costs one open of the file, not one per file (31 ms each)."""
+        wanted = sorted({x.lower() for x in shas})
+        if not wanted:
+            return set()
+        return self._run(lambda con: {r[0] for r in con.execute(
+            "SELECT sha256 FROM documents WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall()})
+
+    def record_sightings(self, sightings: list[tuple[str, str, Optional[str]]]) -> list[Optional[SaveResult]]:
+        """Sightings (sha256, path, original name) of held bytes, in one transaction.
+
+        For each: None when the bytes are not held (the caller extracts that file), else the
+        'duplicate' result `save` would give. A sighting already recorded for the same bytes at
+        the same path is not written again, so re-running over an unchanged folder writes nothing
+        and the `files` table does not grow by a row per file per run.
+        """
+        if not sightings:
+            return []
+
+        def fn(con):
+            shas = sorted({sha.lower() for sha, _, _ in sightings})
+            held = {r[0]: (r[1], r[2]) for r in con.execute(
+                "SELECT sha256, id, copy_of FROM documents WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
+                [shas]).fetchall()}
+            seen = {(r[0], r[1]) for r in con.execute(
+                "SELECT sha256, path FROM files WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
+                [list(held)]).fetchall()} if held else set()
+            now = _utcnow()
+            out: list[Optional[SaveResult]] = []
+            rows = []
+            for sha, path, original_name in sightings:
+                sha = sha.lower()
+                if sha not in held:
+                    out.append(None)
+                    continue
+                if (sha, path) not in seen:
+                    seen.add((sha, path))
+                    rows.append([sha, path, original_name, now, "duplicate"])
+                out.append(SaveResult("duplicate", *held[sha]))
+            if rows:
+                _insert_rows(con, "INSERT INTO files", rows)
+            return out
+
+        return self._write(fn)
 
     def query(self, sql: str, params: Optional[list | dict] = None) -> tuple[list[str], list[tuple]]:
         """Run SQL (parameterised when params are given): (column names, rows)."""

@@ -217,5 +217,32 @@ CREATE TABLE IF NOT EXISTS body_aliases (
     PRIMARY KEY (alias, body_key)
 );
 
+-- Citation graph behind citing(): derived data, rewritten by the Store for a dispatch on every
+-- save and correction of it (Store._refresh_xref; rebuilt whole when `meta.xref_version` differs),
+-- with corrections applied, first copies only. Nodes are integers because a recursive join scans
+-- its edge table on every step, and DuckDB scans 287,000 integer pairs ~10x faster than key
+-- strings (citing() at 100,000 documents: ~25 ms against 180-2,000 ms over the views).
+CREATE SEQUENCE IF NOT EXISTS xref_node_seq;
+CREATE TABLE IF NOT EXISTS xref_nodes (        -- a document key or 'id:<id>'; never deleted
+    n   INTEGER PRIMARY KEY DEFAULT nextval('xref_node_seq'),
+    key VARCHAR NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS xref_docs (         -- first copies: the node each stands for
+    id VARCHAR NOT NULL,
+    n  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS xref_edges (        -- dispatch `document_id` (node src) cites node dst
+    document_id VARCHAR NOT NULL,
+    src         INTEGER NOT NULL,
+    dst         INTEGER NOT NULL
+);
+
+-- Point lookups by key: v_citations WHERE key = ?, re-scan detection, the xref refresh.
+CREATE INDEX IF NOT EXISTS doc_references_key ON doc_references (key);
+CREATE INDEX IF NOT EXISTS doc_references_document ON doc_references (document_id);
+CREATE INDEX IF NOT EXISTS documents_doc_key ON documents (doc_key);
+CREATE INDEX IF NOT EXISTS xref_docs_id ON xref_docs (id);
+CREATE INDEX IF NOT EXISTS xref_edges_document ON xref_edges (document_id);
+
 INSERT INTO meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING;
 INSERT INTO meta VALUES ('fts_stale', 'true') ON CONFLICT DO NOTHING;

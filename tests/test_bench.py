@@ -89,6 +89,7 @@ def test_recheck_finds_every_file_held(tmp_path):
     out = bench.bench_recheck(tmp_path, 30, per_file_sample=5, ingest_sample=3)
     assert (out["files"], out["ready"], out["held"], out["lookup_per_file_held"]) == (30, 30, 30, 5)
     assert out["ingest_rerun_duplicates"] == 3  # the re-run extracts nothing
+    assert out["ingest_unchanged_duplicates"] == 3  # and again, with the sightings already recorded
 
 
 def test_main_writes_json_and_prints_a_table(tmp_path, capsys):

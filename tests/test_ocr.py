@@ -111,3 +111,103 @@ def test_ocr_result_carries_word_confidences_for_postcorrection():
     res = ocr_image(img, "vie", timeout=60)
     confs = confidences_from_tsv(res.words, res.text)
     assert res.words is not None and len(confs) >= 4 and all(0 <= c <= 1 for c in confs.values())
+
+
+def _text_page(size=(1240, 1754), lines=28) -> Image.Image:
+    """A synthetic upright page: ragged horizontal text lines with blank gaps between them."""
+    img = Image.new("L", size, 255)
+    d = ImageDraw.Draw(img)
+    rng = np.random.default_rng(7)
+    y = 120
+    for _ in range(lines):
+        x = 100
+        right = int(rng.integers(800, 1140))
+        while x < right:
+            w = int(rng.integers(20, 90))
+            d.rectangle((x, y, min(x + w, right), y + 22), fill=0)
+            x += w + int(rng.integers(10, 18))
+        y += 52
+    return img
+
+
+def test_sideways_check_fires_only_on_turned_pages():
+    """Upright pages (also one with a second column) do not pay an OSD pass; turned ones do."""
+    from congvan.pipeline.ocr import looks_sideways
+
+    page = _text_page()
+    assert not looks_sideways(page)
+    assert looks_sideways(page.rotate(90, expand=True, fillcolor=255))
+    assert looks_sideways(page.rotate(270, expand=True, fillcolor=255))
+    assert not looks_sideways(page.rotate(180, expand=True, fillcolor=255))  # left to the low-confidence check
+    assert not looks_sideways(Image.new("L", (600, 800), 255))  # blank page
+
+
+def test_upright_page_read_well_runs_no_osd(monkeypatch):
+    """OSD (a second tesseract pass) runs only for a sideways-looking page or a bad first reading."""
+    from congvan.pipeline import ocr
+
+    osd_calls = []
+    monkeypatch.setattr(ocr, "detect_orientation", lambda img, timeout: osd_calls.append(1) or 0)
+    good = {"text": ["Kính", "gửi", "Sở", "Nội", "vụ", "tỉnh"], "conf": [96] * 6, "block_num": [1] * 6,
+            "par_num": [1] * 6, "line_num": [1] * 6}
+    monkeypatch.setattr(ocr, "tesseract_words", lambda img, lang, psm, timeout: good)
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"vie"}))
+    res = ocr.ocr_image(_text_page().convert("RGB"), "vie")
+    assert res.confidence > 0.9 and osd_calls == []
+    bad = dict(good, conf=[30] * 6)
+    monkeypatch.setattr(ocr, "tesseract_words", lambda img, lang, psm, timeout: bad)
+    ocr.ocr_image(_text_page().convert("RGB"), "vie")
+    assert osd_calls == [1]
+
+
+def test_tesseract_gets_ppm_not_png(monkeypatch):
+    """pytesseract saves its temp file in `image.format`: PPM (ms) instead of PNG (~1 s a page)."""
+    import pytesseract
+
+    from congvan.pipeline import ocr
+
+    seen = []
+
+    def fake(img, **kw):
+        seen.append(img.format)
+        return {"text": [], "conf": [], "block_num": [], "par_num": [], "line_num": []}
+
+    monkeypatch.setattr(pytesseract, "image_to_data", fake)
+    img = Image.new("L", (50, 40), 255)
+    ocr.tesseract_words(img, "vie", 4, 10)
+    ocr.tesseract_words(Image.new("P", (50, 40)), "vie", 4, 10)
+    assert seen == ["PPM", "PPM"] and img.format is None
+
+
+def test_readings_of_a_bad_page_are_arbitrated_word_by_word(monkeypatch):
+    """A page read badly gets vie+Vietnamese and Vietnamese readings too; where they differ only in
+    diacritics the LM picks, whichever reading won on confidence."""
+    from congvan.pipeline import ocr
+
+    def tsv(words, conf):
+        n = len(words)
+        return {"text": words, "conf": [conf] * n, "left": [100 * i for i in range(n)], "top": [10] * n,
+                "width": [90] * n, "height": [30] * n, "block_num": [1] * n, "par_num": [1] * n,
+                "line_num": [1] * n}
+
+    by_lang = {"vie": tsv(["phong", "trào", "thi", "đua", "yếu", "nước"], 85),
+               "vie+Vietnamese": tsv(["phong", "trào", "thì", "đua", "yếu", "nước"], 90),
+               "Vietnamese": tsv(["phong", "trào", "thì", "đua", "yêu", "nước"], 80)}
+    asked = []
+    monkeypatch.setattr(ocr, "tesseract_words", lambda img, lang, psm, timeout: asked.append(lang) or by_lang[lang])
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"vie", "Vietnamese"}))
+    monkeypatch.setattr(ocr, "detect_orientation", lambda img, timeout: 0)
+    monkeypatch.setattr(ocr, "THIRD_READING", False)
+    res = ocr.ocr_image(Image.new("L", (600, 80), 255), "vie")
+    assert asked == ["vie", "vie+Vietnamese"]
+    assert res.text == "phong trào thi đua yếu nước"  # both models read "yếu": nothing to choose
+    asked.clear()
+    monkeypatch.setattr(ocr, "THIRD_READING", True)
+    res = ocr.ocr_image(Image.new("L", (600, 80), 255), "vie")
+    assert asked == ["vie", "vie+Vietnamese", "Vietnamese"]
+    assert res.text == "phong trào thi đua yêu nước"
+    assert res.confidence == pytest.approx(0.90)  # the confident reading's layout and confidence
+    asked.clear()
+    by_lang["vie"] = tsv(["phong", "trào", "thi", "đua", "yêu", "nước"], 96)  # a clean page: one reading
+    assert ocr.ocr_image(Image.new("L", (600, 80), 255), "vie").text == "phong trào thi đua yêu nước"
+    assert asked == ["vie"]

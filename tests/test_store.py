@@ -245,3 +245,46 @@ def test_body_registry_is_rebuilt_when_the_rules_change(db):
     with Store(db) as store:  # a write open notices and re-resolves from the stored records
         _, got = store.query("SELECT issuer_body, issuer_province_2025 FROM v_documents")
         assert got == [("Ủy ban nhân dân tỉnh Ninh Thuận", "Khánh Hòa")]
+
+
+def test_known_sha256_and_batched_sightings(db):
+    """One query for a folder's worth of hashes; a sighting already recorded at a path is not repeated."""
+    a, b = make_record("a"), make_record("b", number="9/KH-UBND")
+    with Store(db) as store:
+        store.save(a, stored_path="/archive/a.pdf", original_name="a.pdf")
+        store.save(b, stored_path="/archive/b.pdf", original_name="b.pdf")
+        held = store.known_sha256([a.source.sha256.upper(), b.source.sha256, sha("nope")])
+        assert held == {a.source.sha256, b.source.sha256} and store.known_sha256([]) == set()
+        rows = [(a.source.sha256, "/in/a.pdf", "a.pdf"), (sha("nope"), "/in/n.pdf", "n.pdf"),
+                (a.source.sha256, "/archive/a.pdf", "a.pdf")]
+        res = store.record_sightings(rows)
+        assert [r.status if r else None for r in res] == ["duplicate", None, "duplicate"]
+        assert res[0].document_id == document_id(a.source.sha256)
+        files = lambda: store.query("SELECT path, status FROM files WHERE sha256 = ? ORDER BY seen_at, path",
+                                    [a.source.sha256])[1]
+        assert files() == [("/archive/a.pdf", "inserted"), ("/in/a.pdf", "duplicate")]
+        store.record_sightings(rows)  # the same folder again: nothing new to record
+        assert len(files()) == 2
+
+
+def test_citation_graph_follows_saves_and_corrections(db):
+    """citing() reads the graph the store keeps: a correction of a number moves the node, and a
+    store whose graph is missing (older database, bulk load) rebuilds it on open."""
+    k1, k2, k9 = (key_of(f"{i}/KH-UBND", "KH") for i in (1, 2, 9))
+    a = make_record("A", number="1/KH-UBND", references=[
+        {"raw": "KH 2", "doc_type": "KH", "number": "2/KH-UBND", "key": k2}])
+    b = make_record("B", number="2/KH-UBND", references=[])
+    with Store(db) as store:
+        store.save(a)
+        store.save(b)
+        assert store.query("SELECT direction, key FROM citing(?)", [k2])[1] == [("cited_by", k1)]
+        store.correct(document_id(a.source.sha256), "number", "9/KH-UBND")
+        assert store.query("SELECT direction, key, document_id FROM citing(?)", [k2])[1] == [
+            ("cited_by", k9, document_id(a.source.sha256))]
+        assert store.query("SELECT key FROM citing(?)", [k9])[1] == [(k2,)]
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM xref_edges")
+    con.execute("UPDATE meta SET value = 'old' WHERE key = 'xref_version'")
+    con.close()
+    with Store(db) as store:
+        assert store.query("SELECT direction, key FROM citing(?)", [k2])[1] == [("cited_by", k9)]
