@@ -19,6 +19,7 @@ from congvan.flows import ingest as ing
 from congvan.pipeline import inbox
 from congvan.pipeline.errors import CorruptInput, DatabaseBusy, EncryptedInput
 from congvan.schemas.record import Record, Source
+from conftest import drop, files_under
 
 
 @pytest.fixture
@@ -89,16 +90,6 @@ def fake_extract(path: Path, settings: Settings):
     sha = hashlib.sha256(data).hexdigest()
     return Record(source=Source(path=str(path), sha256=sha, pages=1, text_source="text_layer"), text="x")
 
-
-def drop(settings, name, data=b"%PDF-1.4 x"):
-    p = settings.inbox / name
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
-    return p
-
-
-def files_under(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.is_file()) if d.exists() else []
 
 
 def run(settings, store, paths=None, extract=fake_extract):
