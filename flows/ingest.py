@@ -120,6 +120,8 @@ class RunContext:
     inflight: dict = field(default_factory=dict)
     inflight_lock: threading.Lock = field(default_factory=threading.Lock)
     started: set = field(default_factory=set)
+    # current path → sha256, so the Prefect extraction cache keys on the hash this run already took.
+    sha_by_path: dict = field(default_factory=dict)
     # Set once a file ran out of retries on DatabaseBusy: the rest of the run hands its files
     # straight back instead of each waiting out the same lock (minutes per file).
     db_gave_up: threading.Event = field(default_factory=threading.Event)
@@ -206,6 +208,7 @@ def process_file(item: WorkItem, ctx: RunContext) -> dict:
     except OSError as exc:
         return bad(CongvanError(f"cannot read the file: {exc.strerror or exc}", stage="read"), "read")
     out["sha256"] = sha
+    ctx.sha_by_path[str(item.path)] = sha
     while True:
         with ctx.inflight_lock:
             busy = ctx.inflight.get(sha)
@@ -741,16 +744,17 @@ def _build_flow():
         cache_key_fn=lambda _ctx, p: extraction_key(p["sha256"], p["settings"]),
         cache_expiration=timedelta(days=Settings().task_cache_days))(extract_file_cached)
 
-    def cached(extract: ExtractFn) -> ExtractFn:
+    def cached(extract: ExtractFn, ctx: RunContext) -> ExtractFn:
         def run(path: Path, settings: Settings):
-            return extract_file_cached(path, settings, sha256_file(path), quote(extract), name=Path(path).name[:100])
+            sha = ctx.sha_by_path.get(str(path)) or sha256_file(path)
+            return extract_file_cached(path, settings, sha, quote(extract), name=Path(path).name[:100])
         return run
 
     def prefect_runner(items: list[WorkItem], ctx: RunContext, on_done: Callable[[dict], None]) -> None:
         # Bounded window of `workers` task runs: the concurrency limit that follows Settings,
         # whatever the task runner's own pool size.
         limit = max(1, int(ctx.settings.workers))
-        ctx.extract = cached(ctx.extract)
+        ctx.extract = cached(ctx.extract, ctx)
         pending: dict = {}
         queue = list(items)
 
