@@ -225,19 +225,7 @@ def test_explicit_folder_processed_in_place(env, tmp_path):
 
 
 def _ingest_as_nobody(settings_kw: dict, out: str) -> None:
-    """Child process: drop root so file permissions apply, then run the plain ingest.
-
-    `nobody` cannot read the interpreter's own library (under /root), so whatever the run imports
-    lazily (the Store's body registry, DuckDB extensions) is loaded first, still as root, by opening
-    a throwaway database; otherwise the run's first Store open fails on an import, depending on what
-    earlier tests in this worker happened to import."""
-    from congvan.pipeline.store import Store
-
-    warm = Path(out).with_name("warm-up.duckdb")
-    with Store(warm):
-        pass
-    for f in warm.parent.glob("warm-up.duckdb*"):
-        f.unlink()
+    """Child process: drop root so file permissions apply, then run the plain ingest."""
     os.setgid(65534)
     os.setuid(65534)
     s = ingest(None, Settings(**settings_kw), progress=False)
