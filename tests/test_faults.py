@@ -22,7 +22,7 @@ import pytest
 
 from congvan.config import Settings
 from congvan.flows.ingest import ingest
-from conftest import assert_nothing_lost, data_settings, dispatch, make_pdf
+from conftest import assert_nothing_lost, dispatch, make_pdf
 
 def _missing() -> str | None:
     for mod in ("congvan.pipeline.acquire", "congvan.pipeline.store", "reportlab", "pypdf"):
@@ -36,7 +36,11 @@ pytestmark = pytest.mark.skipif(bool(_missing()), reason=f"needs the real pipeli
 
 @pytest.fixture
 def env(tmp_path: Path):
-    return data_settings(tmp_path, settle_seconds=1.0, workers=2, db_wait_seconds=10)
+    d = tmp_path / "data"
+    s = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive", quarantine=d / "quarantine",
+                 processing=d / "processing", settle_seconds=1.0, workers=2, db_wait_seconds=10)
+    s.inbox.mkdir(parents=True)
+    return s
 
 
 def settle(path: Path) -> None:
@@ -241,14 +245,17 @@ def test_unreadable_file(tmp_path):
     # tree nobody can reach (pytest's own tmp is 0700 root) and owns (except the file).
     base = Path(tempfile.mkdtemp(prefix="congvan-faults-")) if root_run else tmp_path
     try:
-        env = data_settings(base, settle_seconds=1.0, workers=1, db_wait_seconds=10)
+        d = base / "data"
+        env = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive", quarantine=d / "quarantine",
+                       processing=d / "processing", settle_seconds=1.0, workers=1, db_wait_seconds=10)
+        env.inbox.mkdir(parents=True)
         data = b"%PDF-1.4 secret bytes nobody may read"
         p, sha = put(env, "private.pdf", data)
         os.chmod(p, 0)
         time.sleep(env.settle_seconds + 0.1)
         if root_run:
             os.chmod(base, 0o755)
-            for q in (base, env.db.parent, env.inbox):
+            for q in (base, d, env.inbox):
                 os.chown(q, 65534, 65534)
             kw = dict(db=env.db, inbox=env.inbox, archive=env.archive, quarantine=env.quarantine,
                       processing=env.processing, settle_seconds=env.settle_seconds, workers=1, db_wait_seconds=10)
