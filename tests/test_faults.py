@@ -228,55 +228,66 @@ def test_explicit_folder_processed_in_place(env, tmp_path):
     assert not env.archive.exists() and not env.quarantine.exists()
 
 
-def _ingest_as_nobody(settings_kw: dict, out: str) -> None:
-    """Child process: drop root so file permissions apply, then run the plain ingest."""
-    os.setgid(65534)
-    os.setuid(65534)
+def _drop_file_override() -> None:
+    """Stop root from bypassing file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).
+
+    Becoming `nobody` instead would also lock the child out of the interpreter under /root
+    (0700): every module or data file it had not loaded yet would fail to open, so the run
+    would break on an import, not on the file under test.
+    """
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    head, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(head), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    drop = ~((1 << 1) | (1 << 2)) & 0xFFFFFFFF
+    data[0].effective &= drop
+    data[0].permitted &= drop
+    data[0].inheritable &= drop
+    if libc.capset(ctypes.byref(head), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def _ingest_without_override(settings_kw: dict, out: str) -> None:
+    """Child process: root that file permissions apply to, then the plain ingest."""
+    _drop_file_override()
     s = ingest(None, Settings(**settings_kw), progress=False)
     Path(out).write_text(json.dumps(dict(s), default=str))
 
 
-def test_unreadable_file(tmp_path):
-    import shutil
-    import tempfile
-
+def test_unreadable_file(env):
     root_run = os.geteuid() == 0
-    # root reads any file, so then the ingest runs as `nobody` in a child process, over a
-    # tree nobody can reach (pytest's own tmp is 0700 root) and owns (except the file).
-    base = Path(tempfile.mkdtemp(prefix="congvan-faults-")) if root_run else tmp_path
-    try:
-        d = base / "data"
-        env = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive", quarantine=d / "quarantine",
-                       processing=d / "processing", settle_seconds=1.0, workers=1, db_wait_seconds=10)
-        env.inbox.mkdir(parents=True)
-        data = b"%PDF-1.4 secret bytes nobody may read"
-        p, sha = put(env, "private.pdf", data)
-        os.chmod(p, 0)
-        time.sleep(env.settle_seconds + 0.1)
-        if root_run:
-            os.chmod(base, 0o755)
-            for q in (base, d, env.inbox):
-                os.chown(q, 65534, 65534)
-            kw = dict(db=env.db, inbox=env.inbox, archive=env.archive, quarantine=env.quarantine,
-                      processing=env.processing, settle_seconds=env.settle_seconds, workers=1, db_wait_seconds=10)
-            out = base / "summary.json"
-            proc = multiprocessing.get_context("fork").Process(target=_ingest_as_nobody, args=(kw, str(out)))
-            proc.start()
-            proc.join(120)
-            assert proc.exitcode == 0
-            s = json.loads(out.read_text())
-        else:
-            s = dict(ingest(None, env, progress=False))
-        assert s["quarantined"] == 1
-        r = reason_for(env, "private.pdf")
-        assert r["stage"] == "read" and "cannot read" in r["message"]
-        os.chmod(env.quarantine / "private.pdf", 0o644)
-        assert sha_of(env.quarantine / "private.pdf") == sha
-        assert_nothing_lost(env, {sha: "the unreadable PDF"}, case="unreadable file (mode 000)",
-                            outcome="quarantined: read (cannot read: Permission denied)")
-    finally:
-        if root_run:
-            shutil.rmtree(base, ignore_errors=True)
+    data = b"%PDF-1.4 secret bytes nobody may read"
+    p, sha = put(env, "private.pdf", data)
+    os.chmod(p, 0)
+    time.sleep(env.settle_seconds + 0.1)
+    if root_run:
+        # root reads any file: the ingest runs in a child without that privilege.
+        kw = {k: getattr(env, k) for k in ("db", "inbox", "archive", "quarantine", "processing",
+                                           "settle_seconds", "workers", "db_wait_seconds")}
+        out = Path(env.db).parent / "summary.json"
+        proc = multiprocessing.get_context("fork").Process(target=_ingest_without_override, args=(kw, str(out)))
+        proc.start()
+        proc.join(120)
+        assert proc.exitcode == 0
+        s = json.loads(out.read_text())
+    else:
+        s = dict(ingest(None, env, progress=False))
+    assert s["quarantined"] == 1
+    r = reason_for(env, "private.pdf")
+    assert r["stage"] == "read" and "cannot read" in r["message"]
+    os.chmod(env.quarantine / "private.pdf", 0o644)
+    assert sha_of(env.quarantine / "private.pdf") == sha
+    assert_nothing_lost(env, {sha: "the unreadable PDF"}, case="unreadable file (mode 000)",
+                        outcome="quarantined: read (cannot read: Permission denied)")
 
 
 def _crash_during_extract(settings_kw: dict) -> None:
