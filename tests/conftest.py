@@ -85,6 +85,17 @@ def _sha(path: Path) -> str:
     return sha256_file(path)
 
 
+def data_settings(root: Path, **overrides):
+    """Settings with every folder under `root/data`, as a fresh install lays them out; inbox created."""
+    from congvan.config import Settings
+
+    d = root / "data"
+    s = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive", quarantine=d / "quarantine",
+                 processing=d / "processing", **overrides)
+    s.inbox.mkdir(parents=True)
+    return s
+
+
 def drop(settings, name: str, data: bytes = b"%PDF-1.4 x") -> Path:
     """Put bytes into the inbox as a user (or scanner) would."""
     p = settings.inbox / name

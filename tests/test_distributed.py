@@ -24,7 +24,7 @@ from congvan.config import Settings
 from congvan.pipeline import inbox, staging
 from congvan.pipeline.errors import CorruptInput
 from congvan.schemas.record import Record, Source
-from conftest import drop, files_under
+from conftest import data_settings, drop, files_under
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -33,12 +33,7 @@ SAMPLES = ROOT / "samples"
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch) -> Settings:
     monkeypatch.delenv("CONGVAN_STAGING", raising=False)
-    d = tmp_path / "data"
-    s = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive",
-                 quarantine=d / "quarantine", processing=d / "processing", settle_seconds=0.0, workers=1,
-                 db_wait_seconds=10)
-    s.inbox.mkdir(parents=True)
-    return s
+    return data_settings(tmp_path, settle_seconds=0.0, workers=1, db_wait_seconds=10)
 
 
 def fake_extract(path: Path, settings: Settings):

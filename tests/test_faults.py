@@ -22,7 +22,7 @@ import pytest
 
 from congvan.config import Settings
 from congvan.flows.ingest import ingest
-from conftest import assert_nothing_lost, dispatch, make_pdf
+from conftest import assert_nothing_lost, data_settings, dispatch, make_pdf
 
 def _missing() -> str | None:
     for mod in ("congvan.pipeline.acquire", "congvan.pipeline.store", "reportlab", "pypdf"):
@@ -36,11 +36,7 @@ pytestmark = pytest.mark.skipif(bool(_missing()), reason=f"needs the real pipeli
 
 @pytest.fixture
 def env(tmp_path: Path):
-    d = tmp_path / "data"
-    s = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive", quarantine=d / "quarantine",
-                 processing=d / "processing", settle_seconds=1.0, workers=2, db_wait_seconds=10)
-    s.inbox.mkdir(parents=True)
-    return s
+    return data_settings(tmp_path, settle_seconds=1.0, workers=2, db_wait_seconds=10)
 
 
 def settle(path: Path) -> None:

@@ -19,16 +19,12 @@ from congvan.flows import ingest as ing
 from congvan.pipeline import inbox
 from congvan.pipeline.errors import CorruptInput, DatabaseBusy, EncryptedInput
 from congvan.schemas.record import Record, Source
-from conftest import drop, files_under
+from conftest import data_settings, drop, files_under
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    d = tmp_path / "data"
-    s = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive",
-                 quarantine=d / "quarantine", processing=d / "processing", settle_seconds=0.0, workers=2)
-    s.inbox.mkdir(parents=True)
-    return s
+    return data_settings(tmp_path, settle_seconds=0.0, workers=2)
 
 
 @dataclass

@@ -15,15 +15,12 @@ from congvan import PIPELINE_VERSION
 from congvan.config import Settings
 from congvan.pipeline import inbox
 from congvan.pipeline.errors import CorruptInput
+from conftest import data_settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    d = tmp_path / "data"
-    s = Settings(db=d / "congvan.duckdb", inbox=d / "inbox", archive=d / "archive",
-                 quarantine=d / "quarantine", processing=d / "processing", settle_seconds=2.0, workers=2)
-    s.inbox.mkdir(parents=True)
-    return s
+    return data_settings(tmp_path, settle_seconds=2.0, workers=2)
 
 
 def drop(settings: Settings, name: str, data: bytes = b"%PDF-1.4 test", age: float = 60.0, sub: str = "") -> Path:
