@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from congvan.config import Settings
-from congvan.pipeline import inbox
+from congvan.pipeline import inbox, pool
 from congvan.pipeline.errors import ArchiveFailed, CongvanError, DatabaseBusy
 from congvan.pipeline.acquire import sha256_file
 
@@ -134,6 +134,11 @@ def _default_extract(path: Path, settings: Settings):
     from congvan.pipeline.run import extract_file
 
     return extract_file(path, settings)
+
+
+# What `_default_extract` is before anyone swaps it (tests do): only the real extraction
+# is sent to worker processes.
+_REAL_EXTRACT = _default_extract
 
 
 def _default_open_store(settings: Settings):
@@ -555,6 +560,9 @@ def run_ingest(
             items, summary["recovered"], unclaimed = _inbox_items(settings)
             for u in unclaimed:
                 summary.add(u)
+        if ctx.extract is _REAL_EXTRACT and pool.wanted(settings, len(items)) \
+                and pool.start(int(settings.workers)):  # workers import the pipeline while files are hashed
+            ctx.extract = pool.extract
         items = _precheck(items, ctx, summary)
         log.info("run start: %d file(s) from %s", len(items), summary["source"])
         bar = _Progress(len(items), enabled=progress)

@@ -111,12 +111,19 @@ class Provinces:
 
 
 def _mapping_path() -> Optional[Path]:
+    """underthesea's merger data, found without importing underthesea (its package import pulls
+    in requests, yaml and more: ~2.5 s of every process's first save for one JSON file)."""
+    import importlib.util
+
     try:
-        import underthesea.address as addr
-    except Exception:
+        spec = importlib.util.find_spec("underthesea")
+    except (ImportError, ValueError):
         return None
-    p = Path(addr.__file__).resolve().parent / "data" / "mapping.json"
-    return p if p.exists() else None
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        p = Path(loc) / "address" / "data" / "mapping.json"
+        if p.exists():
+            return p
+    return None
 
 
 _UNIT_PREFIX = re.compile(r"(?i)^(tỉnh|thành phố|huyện|quận|thị xã|thành phố)\s+")

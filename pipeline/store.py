@@ -35,6 +35,19 @@ import duckdb
 from congvan.pipeline.errors import DatabaseBusy
 from congvan.schemas.record import Record
 
+def _remember_missing_pandas() -> None:
+    """DuckDB's Python binding tries `import pandas` for every bound parameter; without pandas
+    installed each try walks sys.path again (~0.2 ms, ~1,500 per saved record: a third of a save).
+    A None entry in sys.modules makes that import fail at once, as it would anyway."""
+    import sys
+
+    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
+
+
+_remember_missing_pandas()
+
+
 SCHEMA_VERSION = "1"
 _SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 

@@ -318,7 +318,12 @@ def test_interrupted_parallel_run_loses_nothing(settings):
 
     with pytest.raises(KeyboardInterrupt):
         run(settings, FakeStore(), extract=interrupted)
-    time.sleep(0.5)  # let the other in-flight worker finish its (interrupted) file
+    # The other in-flight worker finishes its (interrupted) file on its own time: wait for it
+    # (a fixed sleep lost that race on a loaded machine).
+    deadline = time.monotonic() + 30
+    while len(files_under(settings.processing)) + len(files_under(settings.inbox)) != 6 \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(files_under(settings.processing)) + len(files_under(settings.inbox)) == 6
     s = run(settings, FakeStore())
     assert s.inserted == 6

@@ -1,0 +1,205 @@
+"""Extraction in worker processes, one file per process at a time.
+
+Why processes: parsing a text layer (pdfminer) and the extractors are pure Python, so ingestion
+threads share one core under the GIL and a folder of born-digital PDFs used half the machine.
+OCR was already parallel (tesseract runs in its own process), so the processes share
+`workers` tesseract slots (pipeline/limits.py): a single long scan still has every core for its
+pages, and several scans never run more than `workers` tesseracts at once.
+
+Also a fault boundary: a crash inside a native library (pdfium, tesseract's loader, a
+decompression bomb that slips past the limits) kills one worker, not the run. The file that was
+in it is retried alone in a fresh process; if that one dies too the file is the cause and is
+quarantined with the signal named, and the other files in flight carry on.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Optional
+
+from congvan.config import Settings
+from congvan.pipeline.errors import CongvanError, CorruptInput
+
+log = logging.getLogger("congvan.pool")
+
+_LOCK = threading.Lock()
+_POOL: Optional[ProcessPoolExecutor] = None
+_POOL_WORKERS = 0
+_SLOTS = None
+
+
+def _init_child(slots) -> None:
+    from congvan.pipeline import limits
+
+    limits.install(slots)
+    # Load the heavy modules while the parent is still claiming and hashing files.
+    import congvan.extractors  # noqa: F401
+    import congvan.pipeline.acquire  # noqa: F401
+    import congvan.pipeline.run  # noqa: F401
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception as the parent will see it: itself when it survives pickling (our errors do,
+    `stage` included), else a CongvanError naming it, so a library's odd exception class cannot
+    break the pool's result channel."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any failure to round-trip
+        return CongvanError(f"{type(exc).__name__}: {exc}", stage=getattr(exc, "stage", None) or "extract")
+
+
+def _extract_in_child(path: str, settings: Settings):
+    from congvan.pipeline.run import extract_file
+
+    try:
+        return extract_file(Path(path), settings)
+    except Exception as exc:  # noqa: BLE001 - re-raised as it is, when it can travel
+        portable = _portable(exc)
+        if portable is exc:
+            raise
+        raise portable from None
+
+
+def _new_pool(workers: int, slots) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent runs threads (ingestion, Prefect, DuckDB) whose locks a forked
+    # child would inherit held.
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child, initargs=(slots,))
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    global _POOL, _POOL_WORKERS, _SLOTS
+    with _LOCK:
+        if _POOL is None or _POOL_WORKERS != workers:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False, cancel_futures=False)
+            _SLOTS = multiprocessing.get_context("spawn").BoundedSemaphore(workers)
+            _POOL, _POOL_WORKERS = _new_pool(workers, _SLOTS), workers
+        return _POOL
+
+
+def _replace_broken(broken: ProcessPoolExecutor) -> None:
+    global _POOL
+    with _LOCK:
+        if _POOL is broken:
+            _POOL = _new_pool(_POOL_WORKERS, _SLOTS)
+
+
+def start(workers: int) -> bool:
+    """Start the workers early (they import the pipeline while the run hashes and claims).
+    False when processes cannot be made here: the run then reads files in its own process."""
+    try:
+        _pool(workers)
+        return True
+    except (OSError, ValueError, RuntimeError) as exc:
+        log.warning("extraction stays in this process: worker processes unavailable (%s)", exc)
+        return False
+
+
+def shutdown() -> None:
+    global _POOL
+    with _LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=True, cancel_futures=True)
+            _POOL = None
+
+
+atexit.register(shutdown)
+
+
+def extract(path: Path, settings: Settings, *, fn=None):
+    """extract_file(path, settings) in a worker process; same result, same exceptions.
+    `fn(path: str, settings)`, a module-level function, replaces extract_file (tests)."""
+    fn = fn or _extract_in_child
+    workers = max(1, int(settings.workers))
+    pool = _pool(workers)
+    try:
+        return pool.submit(fn, str(path), settings).result()
+    except BrokenProcessPool:
+        _replace_broken(pool)
+    # A worker died with this file (or another file) in it: read this one alone to tell.
+    log.warning("%s: a worker process died; reading the file again in a process of its own", path)
+    ok, value, code = _run_alone(fn, str(path), settings)
+    if ok is True:
+        return value
+    if ok is False:
+        raise value
+    if not _processes_work():
+        # Not the file: this machine cannot run our worker processes (limits, no /dev/shm).
+        log.warning("worker processes cannot start here: reading %s in this process", path)
+        from congvan.pipeline.run import extract_file
+
+        return extract_file(Path(path), settings)
+    raise CorruptInput(f"{Path(path).name} crashed the reader process ({code}): not processed further",
+                       stage="extract")
+
+
+def _alone_child(conn, fn, path: str, settings: Settings, slots) -> None:
+    _init_child(slots)
+    try:
+        conn.send((True, fn(path, settings)))
+    except BaseException as exc:  # noqa: BLE001 - sent back to be raised in the parent
+        conn.send((False, _portable(exc)))
+    finally:
+        conn.close()
+
+
+def _run_alone(fn, path: str, settings: Settings):
+    """(True, record, ""), (False, exception, "") or (None, None, how the process ended)."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_alone_child, args=(send, fn, path, settings, _SLOTS), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        ok, value = receive.recv()
+    except EOFError:
+        ok, value = None, None
+    finally:
+        receive.close()
+    proc.join()
+    return ok, value, _how_it_ended(proc.exitcode)
+
+
+def _how_it_ended(code: Optional[int]) -> str:
+    import signal
+
+    if code is None or code == 0:
+        return "exit status 0" if code == 0 else "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
+
+
+def _noop() -> bool:
+    return True
+
+
+def _processes_work() -> bool:
+    """Can a fresh worker start and answer? Tells a file that kills its reader from a machine
+    where workers cannot run at all."""
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_child, initargs=(None,)) as p:
+            return p.submit(_noop).result(timeout=120)
+    except Exception:  # noqa: BLE001 - any failure means no
+        return False
+
+
+def wanted(settings: Settings, files: int) -> bool:
+    """Worth starting processes: several files to read on several cores (CONGVAN_PROCESSES=0
+    turns it off, e.g. where processes are not allowed)."""
+    if os.environ.get("CONGVAN_PROCESSES", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return int(settings.workers) > 1 and files > 1
