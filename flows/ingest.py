@@ -15,6 +15,7 @@ Failure vocabulary, as reported in the summary:
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -112,6 +113,9 @@ class RunContext:
     extract: ExtractFn
     open_store: OpenStoreFn
     store_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Store operations waiting for the writer (see _with_store's group commit).
+    store_queue: list = field(default_factory=list)
+    queue_lock: threading.Lock = field(default_factory=threading.Lock)
     # sha256 → record, so a retry after DatabaseBusy does not OCR the file again.
     extracted: dict = field(default_factory=dict)
     store: Any = None
@@ -147,17 +151,66 @@ def _default_open_store(settings: Settings):
     return Store(settings.db, read_only=False, wait_seconds=settings.db_wait_seconds)
 
 
+class _StoreJob:
+    """One `fn(store)` waiting for the writer, with its outcome for the thread that asked."""
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        self.fn, self.done = fn, threading.Event()
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
+
+    def run(self, store) -> None:
+        try:
+            self.value = self.fn(store)
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that asked
+            self.error = exc
+        self.done.set()
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.done.is_set():
+            self.error = exc
+            self.done.set()
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 def _with_store(ctx: RunContext, fn: Callable[[Any], Any]) -> Any:
     """Run `fn(store)` under the in-process writer lock, opening the store on first use.
 
     The Store connects to DuckDB only for the moment of each operation (so
     `congvan sql` can read between documents); the lock makes this process one
     writer at a time, and also serialises the choice of archive names.
+    Group commit: whoever takes the lock also runs the operations that queued up behind it,
+    on one held connection (Store.holding), since opening and closing cost as much as a save.
     """
-    with ctx.store_lock:
-        if ctx.store is None:
-            ctx.store = ctx.open_store(ctx.settings)
-        return fn(ctx.store)
+    job = _StoreJob(fn)
+    with ctx.queue_lock:
+        ctx.store_queue.append(job)
+    while not job.done.is_set():
+        if not ctx.store_lock.acquire(blocking=False):
+            job.done.wait(0.02)  # done by the holder's batch, or try the lock again
+            continue
+        try:
+            with ctx.queue_lock:
+                batch, ctx.store_queue[:] = list(ctx.store_queue), []
+            if not batch:
+                continue
+            try:
+                if ctx.store is None:
+                    ctx.store = ctx.open_store(ctx.settings)
+                hold = getattr(ctx.store, "holding", None)
+                with (hold() if hold is not None and len(batch) > 1 else contextlib.nullcontext()):
+                    for j in batch:
+                        j.run(ctx.store)
+            except BaseException as exc:  # noqa: BLE001 - opening failed (DatabaseBusy): each asker sees it
+                for j in batch:
+                    j.fail(exc)
+        finally:
+            ctx.store_lock.release()
+    return job.outcome()
 
 
 def _close_store(ctx: RunContext) -> None:

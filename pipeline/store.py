@@ -17,6 +17,7 @@ as a copy shares them), applied on top by the views in schemas/views.sql and by
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.util
@@ -28,7 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional
+from typing import Any, Iterable, Iterator, Literal, Optional
 
 import duckdb
 
@@ -392,6 +393,19 @@ def _similar(a: Optional[str], b: Optional[str], threshold: float = 90.0) -> boo
 
 # ---------------------------------------------------------------- the store
 
+class _Borrowed:
+    """The held connection lent to one operation: its close() leaves it open for the next."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
 class Store:
     """The congvan database. See the module docstring for the locking rules."""
 
@@ -400,6 +414,7 @@ class Store:
         self.read_only = read_only
         self.wait_seconds = wait_seconds
         self._con: Optional[duckdb.DuckDBPyConnection] = None
+        self._held: Optional[duckdb.DuckDBPyConnection] = None  # see holding()
         if read_only:
             self._con = self._connect(read_only=True)
         else:
@@ -484,7 +499,31 @@ class Store:
     def _writer(self) -> duckdb.DuckDBPyConnection:
         if self.read_only:
             raise PermissionError("this Store was opened read-only")
+        held = getattr(self, "_held", None)
+        if held is not None:
+            return _Borrowed(held)
         return self._connect(read_only=False)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """One writer connection for every save inside (each still its own transaction).
+
+        Opening and closing (with its checkpoint) cost as much as a save itself; ingestion
+        holds one connection for the saves that queued up behind each other, so the database
+        is still free between these short bursts for `congvan sql` to read.
+        """
+        if self.read_only:
+            raise PermissionError("this Store was opened read-only")
+        if getattr(self, "_held", None) is not None:
+            yield
+            return
+        con = self._connect(read_only=False)
+        self._held = con
+        try:
+            yield
+        finally:
+            self._held = None
+            con.close()
 
     def __enter__(self) -> "Store":
         return self

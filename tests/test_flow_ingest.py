@@ -422,3 +422,54 @@ def test_unchanged_folder_rerun_extracts_and_records_nothing(settings, tmp_path)
     moved = go([other])
     assert (moved.duplicates, moved.inserted, len(calls)) == (3, 1, 4)  # only the new file is extracted
     assert sightings() == 3 + 3 + 1
+
+
+def test_store_operations_queued_behind_the_writer_go_in_together(settings):
+    """Group commit: the thread holding the writer also runs what queued up behind it, on one
+    held connection; each asker gets its own result or its own exception."""
+    held = []
+
+    class Store:
+        def holding(self):
+            import contextlib
+
+            @contextlib.contextmanager
+            def cm():
+                held.append(threading.get_ident())
+                yield
+            return cm()
+
+    ctx = ing.RunContext(settings=settings, extract=fake_extract, open_store=lambda s: Store())
+    gate = threading.Event()
+
+    def slow(store):
+        gate.wait(5)
+        return "first"
+
+    def op(n):
+        def fn(store):
+            if n == 3:
+                raise ValueError("bad record 3")
+            return n
+        return fn
+
+    out = {}
+
+    def ask(key, fn):
+        try:
+            out[key] = ing._with_store(ctx, fn)
+        except ValueError as exc:
+            out[key] = str(exc)
+
+    first = threading.Thread(target=ask, args=("slow", slow))
+    first.start()
+    time.sleep(0.1)  # the first holds the writer; the next four queue up behind it
+    rest = [threading.Thread(target=ask, args=(n, op(n))) for n in range(1, 5)]
+    for t in rest:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in [first, *rest]:
+        t.join(10)
+    assert out == {"slow": "first", 1: 1, 2: 2, 3: "bad record 3", 4: 4}
+    assert len(held) == 1  # the four queued operations shared one connection

@@ -288,3 +288,16 @@ def test_citation_graph_follows_saves_and_corrections(db):
     con.close()
     with Store(db) as store:
         assert store.query("SELECT direction, key FROM citing(?)", [k2])[1] == [("cited_by", k9)]
+
+
+def test_saves_while_holding_share_one_connection(db, monkeypatch):
+    opened = []
+    real = Store._connect
+    store = Store(db)
+    monkeypatch.setattr(Store, "_connect", lambda self, **kw: opened.append(kw) or real(self, **kw))
+    with store.holding():
+        results = [store.save(make_record(s, number=f"{i}/KH-UBND")) for i, s in enumerate("abc")]
+    assert [r.status for r in results] == ["inserted"] * 3 and len(opened) == 1
+    # Let go afterwards: a reader gets in at once and sees every save.
+    with Store(db, read_only=True, wait_seconds=1) as reader:
+        assert reader.query("SELECT count(*) FROM documents")[1] == [(3,)]
