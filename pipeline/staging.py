@@ -28,6 +28,7 @@ file of a dead run with nothing staged is retried (counted in its name, like
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -492,6 +493,9 @@ def _store_has_file(store, sha256: str, path: str) -> bool:
 
 # Raised by a bug in our own code, never by a bad record: the load stops rather than
 # quarantining every good file.
+# Records saved on one held connection before letting readers in (Store.holding): the
+# open and close with its checkpoint cost as much as a save.
+LOAD_CHUNK = 50
 PROGRAMMING_ERRORS = (AttributeError, NameError, ImportError, SyntaxError, AssertionError)
 
 
@@ -542,8 +546,17 @@ def load(
         parsed.sort(key=lambda t: (bool(t[1] and t[1]["sighting"]), t[0].name))
         store = open_store(settings)
         saved_any = False
+        held = contextlib.ExitStack()
         try:
             for i, (path, entry, bad) in enumerate(parsed):
+                if i % LOAD_CHUNK == 0 and hasattr(store, "holding"):
+                    held.close()  # readers get in between chunks
+                    try:
+                        held.enter_context(store.holding())
+                    except DatabaseBusy:
+                        summary["left"] = len(parsed) - i
+                        log.warning("database busy: %d staged record(s) left for the next load", summary["left"])
+                        break
                 if bad is not None:
                     _reject(path, None, bad, settings, layout)
                     summary["rejected"] += 1
@@ -572,12 +585,14 @@ def load(
                 marker.touch()
                 layout.loaded.mkdir(parents=True, exist_ok=True)
                 os.replace(path, layout.loaded / path.name)
+            held.close()
             if saved_any and refresh_index and hasattr(store, "refresh_index"):
                 try:
                     store.refresh_index()
                 except DatabaseBusy:
                     log.warning("database busy: search index left stale")
         finally:
+            held.close()
             close = getattr(store, "close", None)
             if close:
                 close()

@@ -540,6 +540,8 @@ class Store:
         """Run fn(con) on the held reader connection, or on a momentary writer one."""
         if self._con is not None:
             return fn(self._con)
+        if self._held is not None:
+            return fn(self._held)
         con = self._connect(read_only=False)
         try:
             return fn(con)
