@@ -129,6 +129,8 @@ def _quotes(text: str) -> list[tuple[int, str]]:
             out.append((i, "open"))
         elif c == "”":
             out.append((i, "close"))
+        elif prev in ".," and nxt.isalpha():
+            out.append((i, "open"))  # ‘sau”,."Cán bộ’: glued to the punctuation before a letter, it opens
         else:
             out.append((i, "open" if prev in _OPEN_CTX and not nxt.isspace() else "close"))
     return out
@@ -249,7 +251,9 @@ def find_movements(doc: Document) -> list[Movement]:
             continue
         verdict = _decide(folded, s - 1, prev_end)
         gap = vt[prev_end:s - 1]
-        chained = prev_ok and re.fullmatch(r"[\s,;:]*(?:và\s*)?", gap) is not None
+        # OCR doubles punctuation between list items (‘“A”,.“B”’: a "." glued to a "," or ";" is no sentence
+        # end) and leaves specks read as apostrophes (‘“A”, '\n\n“B”’)
+        chained = prev_ok and re.fullmatch(r"[\s,;:'‘’`]*(?:[,;]\.|\.[,;])?[\s,;:'‘’`]*(?:và\s*)?", gap) is not None
         ok = verdict is True or (verdict is None and chained)
         prev_end, prev_ok = e + 1, ok
         if not ok:

@@ -10,6 +10,18 @@ line shaped like a Vietnamese name — 2–5 capitalised syllables, the first a 
 instead of underthesea NER: in a signature block the candidates are whole lines, and the surname
 table decides them more reliably than a tagger trained on running text. Names are looked for after
 the title first, then before it (noisy OCR puts "Lại Văn Hoàn" above "KT. CHỦ TỊCH").
+
+OCR tolerance (each rule a data table with its tests in tests/test_extract_ocr_signature.py):
+- a prefix whose dot OCR lost or read as a colon ("KT TỔ TRƯỞNG", "KT: CHỦ TỊCH") counts only before
+  a known title (after TM., a known body): the loose column of `data/signing_prefixes.tsv`;
+- titles are compared exactly, then without diacritics, then through OCR's l/1/0 for I/O inside
+  upper-case words (`data/ocr_confusions.tsv`: "CHỦ TlCH");
+- the signature column may come above "Nơi nhận" in OCR's reading order: the lines above the anchor
+  that look like that column (prefix, upper-case title/body line, name) belong to the region;
+- name lines lose specks around them ("| Đỗ Văn Hoàn.", "Lại Văn Hoàn -"), the eth "Ð" is read as
+  "Đ", and a middle name read in lower case ("Lại văn Hoàn", `data/middle_names.txt`) is capitalised;
+- under KT. a title equal to the head's ("KT. CHỦ TỊCH / CHỦ TỊCH") lost its "PHÓ": read as the deputy
+  with INFERRED confidence (method "…:kt_deputy").
 """
 from __future__ import annotations
 
@@ -20,7 +32,7 @@ from congvan.pipeline.document import Document
 
 from . import tables
 from .header import NUMBER_RE, case_body, motto_spans
-from .spans import EXACT, REPAIRED, RULE, Hit, Line, fold, lines_of, norm_ws
+from .spans import ETH, EXACT, INFERRED, REPAIRED, RULE, Hit, Line, fold, lines_of, norm_ws, upper_ratio
 
 class _NameWord:
     """A capitalised syllable: "Hoàn" yes, "HOÀN"/"hoàn"/"Đ/c" no (str predicates, not a regex
@@ -57,7 +69,20 @@ def case_title(upper: str) -> Optional[str]:
             return cased
         if f == "PHO " + fold(t):
             return "Phó " + cased
+    fo = fold(u.translate(tables.ocr_upper_confusions()))  # "CHỦ TlCH", "GIÁM Đ0C"
+    if fo != f:
+        for t, cased in table.items():
+            if fo == fold(t):
+                return cased
+            if fo == "PHO " + fold(t):
+                return "Phó " + cased
     return _title_of_body(u)
+
+
+def upper_word(w: str) -> bool:
+    """An upper-case word, also with OCR's l/1/0 inside it ("TlCH")."""
+    t = w.strip(",").translate(tables.ocr_upper_confusions())
+    return t.isalpha() and t.isupper()
 
 
 def _title_of_body(u: str) -> Optional[str]:
@@ -84,8 +109,9 @@ def _case_on_behalf(upper: str) -> str:
 
 def name_shape(s: str) -> Optional[tuple[str, int]]:
     """(name, offset of the name in s) when `s` is a person's name, else None."""
-    t = s.strip(" \t*")
-    off = len(s) - len(s.lstrip(" \t*"))
+    debris = " \t*|_~.,;:'\"`"  # OCR specks and a full stop around the name line ("| Đỗ Văn Hoàn.")
+    t = s.strip(debris).rstrip(" -–—").translate(ETH)  # "Lại Văn Hoàn  -": a trailing dash is a speck
+    off = len(s) - len(s.lstrip(debris))
     for rank in tables.ranks():
         if t.startswith(rank + " "):
             off += len(rank) + 1
@@ -94,6 +120,9 @@ def name_shape(s: str) -> Optional[tuple[str, int]]:
     words = t.split()
     if not 2 <= len(words) <= 5:
         return None
+    if len(words) >= 3:  # "Lại văn Hoàn": a middle name whose capital OCR read in lower case
+        words[1:-1] = [w[:1].upper() + w[1:] if w.islower() and w[:1].upper() + w[1:] in tables.middle_names()
+                       else w for w in words[1:-1]]
     if not all(NAME_WORD.match(w) for w in words):
         return None
     if words[0] not in tables.surnames():
@@ -106,6 +135,7 @@ def _region(doc: Document, anchor: Optional[Hit]) -> list[Line]:
     if anchor is not None:
         prev_nl = text.rfind("\n", 0, anchor.start)
         start = text.rfind("\n", 0, prev_nl) + 1 if prev_nl > 0 else 0  # one line above "Nơi nhận"
+        start = _block_above(text, start)
         lines = lines_of(text, max(0, start), min(len(text), anchor.start + 2500))
     else:
         all_lines = lines_of(text)
@@ -118,17 +148,44 @@ def _region(doc: Document, anchor: Optional[Hit]) -> list[Line]:
     return out
 
 
+def _block_above(text: str, start: int, max_lines: int = 8) -> int:
+    """OCR can put the whole signature column above "Nơi nhận" ("KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Lại Văn
+    Hoàn / Nơi nhận:"): walk up from `start` over lines shaped like that column (a signing prefix,
+    an upper-case title or body line, a name) and return where they begin; body text stops the walk."""
+    lines = lines_of(text, 0, start)
+    if lines and not lines[-1].text:
+        lines.pop()  # the empty piece after the newline that ends the line above `start`
+    first, seen = start, 0
+    for ln in reversed(lines):
+        s = ln.text.strip()
+        if not s:
+            continue
+        if seen >= max_lines or not _signature_like(s):
+            break
+        first, seen = ln.start, seen + 1
+    return first
+
+
+def _signature_like(s: str) -> bool:
+    if name_shape(s) or any(True for _ in _prefix_matches(s)):
+        return True
+    letters = sum(c.isalpha() for c in s)
+    return letters >= 4 and len(s.split()) <= 8 and upper_ratio(s) >= 0.9 and not re.search(r"[\d/;:]", s)
+
+
 def _segments(ln: Line) -> list[tuple[str, int]]:
     """Candidate signature-column segments of a line: after a prefix, after ";" or the whole line."""
-    from .parties import NOI_NHAN_RE, _signer_tail
+    from .parties import BULLET_RE, NOI_NHAN_RE, _signer_tail
 
     raw = ln.text.replace("*", " ")  # markdown bold in seed-like text: "**TM. ỦY BAN NHÂN DÂN"
     m = NOI_NHAN_RE.match(raw)
     if m:
         rest = raw[m.end():]
         return [(rest, ln.start + m.end())] if rest.strip() else []
-    if re.match(r"^[ \t]*[-–+•]", raw):
+    if BULLET_RE.match(raw):
         cut = _signer_tail(raw)
+        if cut is None and name_shape(raw):
+            return [(raw, ln.start)]  # "~ Đỗ Văn Hoàn": a speck before the name looks like a bullet
         return [(raw[cut:], ln.start + cut)] if cut is not None else []
     return [(raw, ln.start)]
 
@@ -138,7 +195,7 @@ def _on_behalf(prefix: str, rest: str) -> Optional[str]:
     ("CHỦ TỊCH", "BỘ TRƯỞNG, CHỦ NHIỆM"). Unreadable ("KT. CHU") is unknown."""
     words = []
     for w in rest.split():
-        if not (w.strip(",").isupper() and w.strip(",").isalpha()):
+        if not upper_word(w):
             break
         words.append(w)
     rest = " ".join(words).strip(" ,")
@@ -152,6 +209,36 @@ def _on_behalf(prefix: str, rest: str) -> Optional[str]:
     return None
 
 
+def _prefix_matches(seg: str):
+    """(prefix, match, loose) for a signing prefix in a segment: the printed form ("KT.", "K/T", OCR
+    "KT,") before any upper-case word, else the form without its dot ("KT TỔ TRƯỞNG", OCR lost the
+    dot) only when what follows is a known title (or, after TM., a known body)."""
+    for prefix, pat in tables.signing_prefixes():
+        m = re.search(r"(?:^|(?<=[\s:;.]))(" + pat.pattern + r")[ \t]*(?P<rest>[^\n]*)", seg)
+        if m and m.group("rest")[:1].isupper():
+            yield prefix, m, False
+            return
+    for prefix, pat in tables.signing_prefixes_loose():
+        for m in re.finditer(r"(?:^|(?<=[\s:;.]))(" + pat.pattern + r")[ \t]+(?P<rest>[A-ZĐÀ-Ỹ][^\n]*)", seg):
+            if _loose_prefix_ok(prefix, m.group("rest")):
+                yield prefix, m, True
+                return
+
+
+def _loose_prefix_ok(prefix: str, rest: str) -> bool:
+    words = []
+    for w in rest.split():
+        if not upper_word(w):
+            break
+        words.append(w)
+    if not words:
+        return False
+    if prefix == "TM.":
+        f = fold(" ".join(words))
+        return any(f == fold(p) or f.startswith(fold(p) + " ") for p, _, _ in tables.bodies())
+    return all(case_title(p.strip()) for p in " ".join(words).split(",") if p.strip())
+
+
 def find_signer(doc: Document, anchor: Optional[Hit]) -> dict[str, Hit]:
     """Signer fields as hits keyed "signer.authority", "signer.on_behalf_of", "signer.title", "signer.name"."""
     hits: dict[str, Hit] = {}
@@ -163,11 +250,10 @@ def find_signer(doc: Document, anchor: Optional[Hit]) -> dict[str, Hit]:
             if not s:
                 continue
             if "signer.authority" not in hits:
-                for prefix, pat in tables.signing_prefixes():
-                    m = re.search(r"(?:^|(?<=[\s:;.]))(" + pat.pattern + r")[ \t]*(?P<rest>[^\n]*)", seg)
-                    if not m or not m.group("rest")[:1].isupper():
-                        continue
-                    hits["signer.authority"] = Hit(prefix, off + m.start(1), off + m.end(1), "signing_prefixes", EXACT)
+                for prefix, m, loose in _prefix_matches(seg):
+                    hits["signer.authority"] = Hit(prefix, off + m.start(1), off + m.end(1),
+                                                   "signing_prefixes" + (":no_dot" if loose else ""),
+                                                   REPAIRED if loose else EXACT)
                     behalf = _on_behalf(prefix, m.group("rest"))
                     if behalf:
                         rs = off + m.start("rest")
@@ -177,13 +263,15 @@ def find_signer(doc: Document, anchor: Optional[Hit]) -> dict[str, Hit]:
                     s = ""
                     break
             if s and "signer.title" not in hits:
-                # the title may sit after debris on the same segment ("N ỜNL, CHỦ TỊCH")
+                # the title may sit after debris on the same segment ("N ỜNL, CHỦ TỊCH") or before it ("CHỦ TỊCH ~")
                 words = s.split()
+                while words and not any(c.isalnum() for c in words[-1]):
+                    words.pop()
                 lead = len(seg) - len(seg.lstrip())
                 for k in range(len(words)):
                     cand = " ".join(words[k:])
                     cased = case_title(cand)
-                    if cased and cand.isupper():
+                    if cased and cand.translate(tables.ocr_upper_confusions()).isupper():
                         pos = seg.find(words[k], lead)
                         u = norm_ws(cand)
                         exact = u in tables.titles() or u.removeprefix("PHÓ ") in tables.titles()
@@ -192,17 +280,31 @@ def find_signer(doc: Document, anchor: Optional[Hit]) -> dict[str, Hit]:
                         title_idx = i
                         _add_unit(hits["signer.title"], lines, i)
                         break
+    _deputy_title(hits)
     name = _find_name(lines, title_idx)
     if name:
         hits["signer.name"] = name
     return hits
 
 
+def _deputy_title(hits: dict[str, Hit]) -> None:
+    """Under KT. the deputy signs for the head, so the title line cannot be the head's own title:
+    "KT. CHỦ TỊCH / CHỦ TỊCH" is OCR that lost the "PHÓ" of "PHÓ CHỦ TỊCH" (a stamp over the word).
+    The title is then read as "Phó …" with low confidence. (A ministry's deputy is "THỨ TRƯỞNG", never
+    read as "BỘ TRƯỞNG", so only the equal case is repaired; a missing title is not guessed.)"""
+    auth, behalf, title = (hits.get(f"signer.{k}") for k in ("authority", "on_behalf_of", "title"))
+    if auth is None or title is None or behalf is None or auth.value != "KT.":
+        return
+    if fold(title.value) == fold(behalf.value) and not fold(title.value).startswith("PHO "):
+        title.value = "Phó " + title.value
+        title.method, title.confidence = title.method + ":kt_deputy", INFERRED
+
+
 def _add_unit(title: Hit, lines: list[Line], i: int) -> None:
     """"VỤ TRƯỞNG" + "VỤ CẢI CÁCH HÀNH CHÍNH" on a following signature-column line → "Vụ trưởng Vụ Cải
     cách hành chính": the unit line of a TL./TUQ. block belongs to the title. Only a line that is
     an upper-case body name (bodies table) within the next three lines, before the name, counts."""
-    for ln in lines[i + 1:i + 4]:
+    for ln in [ln for ln in lines[i + 1:i + 8] if ln.text.strip()][:3]:  # OCR puts blank lines between
         for seg, off in _segments(ln):
             s = seg.strip()
             if not s or name_shape(s):

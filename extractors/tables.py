@@ -60,6 +60,13 @@ def signing_prefixes() -> list[tuple[str, re.Pattern]]:
 
 
 @lru_cache(None)
+def signing_prefixes_loose() -> list[tuple[str, re.Pattern]]:
+    """(prefix, pattern without the dot): "KT TỔ TRƯỞNG" when OCR lost the dot; a caller must check
+    that a known title (or, after TM., a body) follows, since "TM"/"KT" alone are ordinary letters."""
+    return [(r[0], re.compile(r[3])) for r in _rows("signing_prefixes.tsv") if len(r) > 3 and r[3]]
+
+
+@lru_cache(None)
 def titles() -> dict[str, str]:
     return {r[0]: r[1] for r in _rows("titles.tsv")}
 
@@ -93,3 +100,24 @@ def ranks() -> list[str]:
 @lru_cache(None)
 def body_starts() -> list[str]:
     return [r[0] for r in _rows("body_starts.txt")]
+
+
+@lru_cache(None)
+def list_phrases() -> list[str]:
+    return [r[0] for r in _rows("list_phrases.txt")]
+
+
+@lru_cache(None)
+def list_abbreviations() -> list[str]:
+    return [r[0] for r in _rows("list_abbreviations.txt")]
+
+
+@lru_cache(None)
+def ocr_upper_confusions() -> dict[int, str]:
+    """str.translate table: characters OCR puts inside upper-case words for the letter meant."""
+    return str.maketrans({r[0]: r[1] for r in _rows("ocr_confusions.tsv")})
+
+
+@lru_cache(None)
+def middle_names() -> frozenset[str]:
+    return frozenset(r[0] for r in _rows("middle_names.txt"))

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from congvan.pipeline.document import Document
-from congvan.pipeline.evaluate import (Counts, evaluate, format_report, match_sets, norm, pairs, score_record,
-                                       score_scalar)
+from congvan.pipeline.evaluate import (Counts, evaluate, format_report, match_sets, norm, pairs, scope_gold,
+                                       score_record, score_scalar)
 from congvan.pipeline.run import build_record
 
 TEXT = ("ỦY BAN NHÂN DÂN\nTỈNH ĐIỆN BIÊN\nSố: 1023/KH-UBND\nĐiện Biên, ngày 10 tháng 01 năm 2024\n"
@@ -129,3 +129,67 @@ def test_report_splits_precision_recall_f1_per_variant(corpus):
     cells = [c.strip() for c in row.strip("│").split("│")][1:]
     assert cells[0] == "100/100/100 n=1"  # text: right
     assert cells[1] == "—/0/0 n=1"  # scan: a miss, no prediction
+
+
+# ---------------------------------------------------------------- a file holding part of its document
+
+PAGE1 = ("ỦY BAN NHÂN DÂN\nXÃ AN PHÚ\nSố: 12/UBND-VP\nAn Phú, ngày 05 tháng 6 năm 2024\n"
+         "V/v tổ chức Ngày hội toàn dân\nKính gửi: Các thôn, bản.\nThực hiện Công văn số 88/UBND-VX của UBND huyện,\n"
+         "1. Các thôn, bản tổ chức Ngày hội trước ngày 30/6/2024.\n")
+PAGE2 = ("2. Công an xã bảo đảm an ninh trật tự.\n\nNơi nhận:\n- Như trên;\n- Đảng ủy xã;\n- Lưu: VT.\n\n"
+         "TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH\n\nNông Văn Tám\n")
+PARTIAL_GOLD = {
+    "symbol": "UBND-VP", "recipients": ["Các thôn, bản"], "distribution": ["Như trên", "Đảng ủy xã", "Lưu: VT"],
+    "signer": {"name": "Nông Văn Tám", "title": "Chủ tịch", "authority": "TM.", "on_behalf_of": "Ủy ban nhân dân"},
+    "references": [{"raw": "Công văn số 88/UBND-VX của UBND huyện", "key": "CV:88:UBND-VX"}],
+    "tasks": [{"text": "Các thôn, bản tổ chức Ngày hội trước ngày 30/6/2024.", "assignee": "Các thôn, bản"},
+              {"text": "Công an xã bảo đảm an ninh trật tự.", "assignee": "Công an xã"}],
+}
+
+
+def test_scope_gold_keeps_only_what_the_text_holds():
+    scoped, dropped = scope_gold(PARTIAL_GOLD, PAGE1)
+    assert "signer" not in scoped and scoped["distribution"] == []
+    assert [t["assignee"] for t in scoped["tasks"]] == ["Các thôn, bản"]
+    assert scoped["references"] == PARTIAL_GOLD["references"] and scoped["recipients"] == ["Các thôn, bản"]
+    assert dropped == ["signer.*", "distribution: 3 of 3", "tasks: 1 of 2"]
+    full, none = scope_gold(PARTIAL_GOLD, PAGE1 + PAGE2)
+    assert full == PARTIAL_GOLD and none == []
+
+
+def test_partial_file_is_scored_on_its_own_pages_and_full_files_on_everything(tmp_path: Path):
+    gold, samples = tmp_path / "gold", tmp_path / "samples"
+    gold.mkdir()
+    samples.mkdir()
+    (gold / "910.json").write_text(json.dumps(PARTIAL_GOLD, ensure_ascii=False), encoding="utf-8")
+    texts = {"910-text.pdf": PAGE1 + PAGE2, "910-scan-p1.png": PAGE1}
+    for name, text in texts.items():
+        (samples / name).write_bytes(b"")
+        (samples / (name.rsplit(".", 1)[0] + ".gt.txt")).write_text(text, encoding="utf-8")
+    report = evaluate(gold, samples, None, lambda p: build_record(Document.from_text(texts[p.name], path=str(p))))
+    image = next(d for d in report.docs if d.variant == "image")
+    assert "signer.name" not in image.counts and image.counts["distribution"] == Counts()
+    assert image.unscored == ["signer.*", "distribution: 3 of 3", "tasks: 1 of 2"]
+    text = next(d for d in report.docs if d.variant == "text")
+    assert text.unscored == [] and text.counts["signer.name"] == Counts(tp=1)
+    assert text.counts["distribution"].tp == 3
+    out = format_report(report)
+    assert "partial file 910-scan-p1.png" in out
+    assert report.to_dict()["documents"][0]["unscored"] is not None
+
+
+def test_list_misses_name_the_unmatched_items():
+    counts, misses = score_record({"distribution": ["Như trên", "Sở Y tế", "Ban rung g"]},
+                                  {"distribution": ["Như trên", "Sở Y tế", "Ban TĐKT Trung ương"]})
+    assert counts["distribution"] == Counts(tp=2, fp=1, fn=1)
+    assert misses == ["distribution: tp=2 fp=1 fn=1; extra ['ban rung g']; missing ['ban tđkt trung ương']"]
+
+
+def test_details_follow_the_environment_when_not_asked(corpus, monkeypatch):
+    gold, samples, rw, extract = corpus
+    report = evaluate(gold, samples, rw, extract)
+    monkeypatch.delenv("CONGVAN_EVAL_DETAILS", raising=False)
+    assert "[harsh] number" not in format_report(report)
+    monkeypatch.setenv("CONGVAN_EVAL_DETAILS", "1")
+    assert "[harsh] number" in format_report(report)
+    assert "[harsh] number" not in format_report(report, details=False)
