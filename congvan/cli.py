@@ -366,8 +366,10 @@ def evaluate(
     samples_dir: Optional[Path] = typer.Option(None, "--samples", help="sample files; default: the gold folder's parent"),
     realworld_dir: Optional[Path] = typer.Option(None, "--realworld", help="real-world PDFs for gold/realworld/"),
     json_out: Optional[Path] = typer.Option(None, "--json-out", "--json", help="also write the figures as JSON"),
+    details: bool = typer.Option(False, "--details", help="also list every document's misses"),
 ) -> None:
     """Score extraction against gold records: precision, recall and F1 per field and variant."""
+    from congvan.pipeline import pool
     from congvan.pipeline.evaluate import evaluate as run_eval, format_report
     from congvan.pipeline.run import extract_file
 
@@ -375,8 +377,11 @@ def evaluate(
     if realworld_dir is None:
         guess = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld"
         realworld_dir = guess if guess.is_dir() else None
-    report = run_eval(gold_dir, samples, realworld_dir, extract=lambda p: extract_file(p, Settings()))
-    sys.stdout.write(format_report(report))  # already laid out; re-printing would wrap it at 80 columns
+    settings = Settings()
+    # files in worker processes, `workers` at once (each still OCRs its pages on the shared slots)
+    read = (lambda p: pool.extract(p, settings)) if pool.wanted(settings, 2) else (lambda p: extract_file(p, settings))
+    report = run_eval(gold_dir, samples, realworld_dir, extract=read, workers=settings.workers)
+    sys.stdout.write(format_report(report, details=details or None))  # already laid out; re-printing would wrap it at 80 columns
     if json_out:
         json_out.write_text(json.dumps(report.to_dict() if hasattr(report, "to_dict") else report, ensure_ascii=False, indent=2, default=str))
 

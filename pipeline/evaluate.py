@@ -318,19 +318,30 @@ def _dump(record: Any) -> dict:
 
 
 def evaluate(gold_dir: Path, samples_dir: Path, realworld_dir: Optional[Path],
-             extract: Callable[[Path], Any]) -> Report:
+             extract: Callable[[Path], Any], workers: int = 1) -> Report:
+    """Score every sample against its gold; `workers` files are extracted at once (the report's
+    order stays the pairs' order)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = list(pairs(Path(gold_dir), Path(samples_dir), realworld_dir))
+
+    def predict(path: Path) -> tuple[dict, Optional[str]]:
+        try:
+            return _dump(extract(path)), None
+        except Exception as exc:  # one bad file must not hide the others' scores
+            return {}, f"{type(exc).__name__}: {exc}"
+
+    with ThreadPoolExecutor(max_workers=max(1, int(workers))) as ex:
+        predictions = list(ex.map(predict, [path for path, _, _ in jobs]))
     report = Report()
-    for path, variant, gold_path in pairs(Path(gold_dir), Path(samples_dir), realworld_dir):
+    for (path, variant, gold_path), (pred, error) in zip(jobs, predictions):
         gold = json.loads(gold_path.read_text(encoding="utf-8"))
         doc = DocResult(str(path), variant, str(gold_path))
         held = held_text(path, gold_path.stem) if variant != "realworld" else None
         if held is not None:
             gold, doc.unscored = scope_gold(gold, held)
-        try:
-            pred = _dump(extract(path))
-        except Exception as exc:  # one bad file must not hide the others' scores
-            doc.error = f"{type(exc).__name__}: {exc}"
-            pred = {}
+        if error:
+            doc.error = error
         doc.counts, doc.misses = score_record(pred, gold)
         report.docs.append(doc)
     return report
