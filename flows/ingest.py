@@ -132,6 +132,7 @@ class RunContext:
     # sha256 the store held when the run started (one batched lookup), plus those this run saved;
     # None: ask the store per file.
     held: Optional[set] = None
+    own_pool: bool = False  # this run started the extraction processes (and stops them)
 
 
 def _default_extract(path: Path, settings: Settings):
@@ -616,6 +617,7 @@ def run_ingest(
         if ctx.extract is _REAL_EXTRACT and pool.wanted(settings, len(items)) \
                 and pool.start(int(settings.workers)):  # workers import the pipeline while files are hashed
             ctx.extract = pool.extract
+            ctx.own_pool = True
         items = _precheck(items, ctx, summary)
         log.info("run start: %d file(s) from %s", len(items), summary["source"])
         bar = _Progress(len(items), enabled=progress)
@@ -645,6 +647,8 @@ def run_ingest(
                 log.warning("search index not refreshed: %s", exc)
     finally:
         _close_store(ctx)
+        if ctx.own_pool:  # a long-lived caller (serve) should not keep idle workers' memory between runs
+            pool.shutdown()
         lock.__exit__(None, None, None)
     summary["seconds"] = round(time.monotonic() - t0, 2)
     log.info("run end: %s", {k: summary[k] for k in Summary.COUNTS} | {"seconds": summary["seconds"]})
