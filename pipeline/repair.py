@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from congvan.pipeline.quality import is_syllable, token_ok, tone_key, validity  # noqa: F401  (tone_key re-exported)
 
@@ -111,16 +111,19 @@ def best_legacy_decoding(text: str, hint: str | None = None, margin: float = 0.0
 _VI_LETTERS = "ươđêôâă" + "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
 
 
+_SUSPECTS = frozenset(map(chr, range(0xA1, 0xC0)))  # ¡ … ¿, ° among them
+
+
 def is_suspect(ch: str) -> bool:
     """A symbol from the Latin-1 block that a Vietnamese letter may have been mis-mapped to (° ¡ ¯ ¢ …)."""
-    return len(ch) == 1 and 0xA1 <= ord(ch) <= 0xBF or ch == "\u00b0"
+    return ch in _SUSPECTS
 
 
 def _word_runs(text: str) -> list[str]:
     """Runs of letters and suspect symbols: the tokens a mis-mapped letter hides in."""
     runs, cur = [], []
     for ch in text:
-        if ch.isalpha() or is_suspect(ch):
+        if ch.isalpha() or ch in _SUSPECTS:
             cur.append(ch)
         else:
             if cur:
@@ -149,28 +152,45 @@ def learn_symbol_map(text: str, min_share: float = 0.6) -> SymbolMap:
     runs = _word_runs(text)
     symbols = Counter(c for r in runs for c in r if is_suspect(c))
     result = SymbolMap()
+    scores: dict[str, Optional[float]] = {}  # candidate word → its score (None: still has a symbol)
     for _round in range(2):  # second round resolves words holding two symbols (Trung °¡ng)
         for sym, _ in symbols.most_common():
             if sym in result.mapping:
                 continue
+            # the symbol's words with the letters learnt so far put in (the same for every letter tried)
             toks = [r for r in runs if sym in r]
+            mapped = ["".join(result.mapping.get(c, c) for c in t) for t in toks]
             best, best_ok = None, 0
             for letter in _VI_LETTERS:
                 ok = 0
                 usable = 0
-                for t in toks:
-                    cand = "".join(result.mapping.get(c, c) for c in t).replace(sym, letter)
-                    if any(is_suspect(c) for c in cand):
+                for m in mapped:  # summed in the same order as ever: the same float totals
+                    cand = m.replace(sym, letter)
+                    score = scores.get(cand, _UNSCORED)
+                    if score is _UNSCORED:
+                        score = scores[cand] = _candidate_score(cand)
+                    if score is None:
                         continue
                     usable += 1
-                    # A known syllable outweighs a merely well-formed one: "Đ¢N" is ĐƠN, not ĐƯN.
-                    ok += (1.0 if _known(cand) else 0.6 * is_syllable(cand)) + 0.01 * token_ok(cand)
+                    ok += score
                 if ok > best_ok:
                     best, best_ok, best_usable = letter, ok, usable
             if best and best_ok >= max(0.5, min_share * best_usable):
                 result.mapping[sym] = _choose_case(sym, best, toks)
                 result.evidence[sym] = (best_ok, len(toks))
     return result
+
+
+_UNSCORED = object()
+
+
+@lru_cache(maxsize=1 << 16)
+def _candidate_score(cand: str) -> Optional[float]:
+    """How Vietnamese one candidate word is; None while it still holds a stray symbol.
+    A known syllable outweighs a merely well-formed one: "Đ¢N" is ĐƠN, not ĐƯN."""
+    if not _SUSPECTS.isdisjoint(cand):
+        return None
+    return (1.0 if _known(cand) else 0.6 * is_syllable(cand)) + 0.01 * token_ok(cand)
 
 
 def _known(word: str) -> bool:
