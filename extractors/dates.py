@@ -193,10 +193,17 @@ def _deadline_rx() -> dict[str, re.Pattern]:
                            re.IGNORECASE),
         "date_long": re.compile(rf"(?:{d}|trong)[^.;\n]{{0,40}}?ngày\s+(\d{{1,2}})\s+tháng\s+(\d{{1,2}})\s+năm\s+((?:19|20)\d{{2}})",
                                 re.IGNORECASE),
-        "day_no_year": re.compile(rf"(?:{d})[^.;\n]{{0,30}}?ngày\s*(\d{{1,2}})\s*/\s*(\d{{1,2}})(?!\s*/\s*\d)", re.IGNORECASE),
+        # "trước ngày 15/5", "trước 30/6" (no year: the document's; "… hằng năm" makes it recurring)
+        "day_no_year": re.compile(rf"(?:{d})[^.;\n]{{0,30}}?(?:ngày\s*|(?<=\s))(\d{{1,2}})\s*/\s*(\d{{1,2}})(?!\d|\s*/\s*\d)",
+                                  re.IGNORECASE),
         "day_no_year_long": re.compile(rf"(?:{d})[^.;\n]{{0,30}}?ngày\s+(\d{{1,2}})\s+tháng\s+(\d{{1,2}})(?!\d|\s+năm)",
                                        re.IGNORECASE),
         "month": re.compile(rf"(?:{m})[\s:]+(?:trong\s+)?tháng\s+(\d{{1,2}})\s*(?:/|năm)\s*((?:19|20)\d{{2}})", re.IGNORECASE),
+        # "hoàn thành trong tháng 3" (no year: the document's)
+        "month_no_year": re.compile(rf"(?:{m})[\s:]+(?:trong\s+)?tháng\s+(\d{{1,2}})(?![\d/]|\s*năm|\s*-)", re.IGNORECASE),
+        # "Thời gian thực hiện: năm 2024", "Thời hạn hoàn thành: trong năm 2025"
+        "year_line": re.compile(rf"(?:{_anchors('year')})\s*:\s*(?:trong\s+)?năm\s+((?:19|20)\d{{2}})(?![\d\s]*[-–/])",
+                                re.IGNORECASE),
         "year": re.compile(r"(?:hoàn\s+thành|xong)\s+(?:trong|trước)\s+năm\s+((?:19|20)\d{2})", re.IGNORECASE),
     }
 
@@ -206,6 +213,35 @@ _BY_YEAR_END = re.compile(r"(?:đến|trước)\s+(?:hết\s+|cuối\s+)+năm\s+
 _RECURRING = re.compile(r"(?<!thi đua )(?<!thưởng )(?<!thi đua, )thường\s+xuyên(?!,?\s+(?:chuyên đề|công hiến|cống hiến))"
                         r"|hằng\s+(?:năm|tháng|quý|tuần)|hàng\s+(?:năm|tháng|quý|tuần)|định\s+kỳ",
                         re.IGNORECASE)
+
+
+_ANNUAL = re.compile(r"\s*(?:của\s+)?(?:hằng|hàng)\s+(?:năm|tháng|quý)", re.IGNORECASE)
+_CELL_DMY = re.compile(r"(?<!\d)(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*((?:19|20)\d{2})(?!\d)")
+_CELL_MONTH = re.compile(r"(?:tháng\s*)?(?<![\d/])(\d{1,2})\s*/\s*((?:19|20)\d{2})(?!\d)|tháng\s+(\d{1,2})\s+năm\s+((?:19|20)\d{2})",
+                         re.IGNORECASE)
+_CELL_YEAR = re.compile(r"^\s*(?:trong\s+|cả\s+)?(?:năm\s+)?((?:19|20)\d{2})(?:\s*[-–]\s*((?:19|20)\d{2}))?\s*[.;]?\s*$",
+                        re.IGNORECASE)
+
+
+def parse_deadline_cell(cell: str, year: Optional[int] = None) -> Optional[str]:
+    """A deadline column cell, where the whole cell is the deadline and needs no "trước"/"chậm nhất":
+    parse_deadline first, then a bare date ("30/6/2024"; a range "Từ 01/3/2024 đến 30/6/2024" → its
+    end), month ("Tháng 6/2024"), year ("Năm 2024", "2024 - 2025" → its end)."""
+    v = parse_deadline(cell, year)
+    if v:
+        return v
+    dates = [iso(int(d), int(mo), int(y)) for d, mo, y in _CELL_DMY.findall(cell)]
+    dates = [d for d in dates if d]
+    if dates:
+        return dates[-1]
+    months = [iso(None, int(a or c), int(b or d)) for a, b, c, d in _CELL_MONTH.findall(cell)]
+    months = [x for x in months if x]
+    if months:
+        return months[-1]
+    m = _CELL_YEAR.match(cell)
+    if m:
+        return m.group(2) or m.group(1)
+    return None
 
 
 def parse_deadline(text: str, year: Optional[int] = None, *, recurring: bool = True) -> Optional[str]:
@@ -222,15 +258,20 @@ def parse_deadline(text: str, year: Optional[int] = None, *, recurring: bool = T
     for key in ("day_no_year", "day_no_year_long"):
         m = rx[key].search(text)
         if m and year:
+            if recurring and _ANNUAL.match(text, m.end()):
+                return "recurring"  # "trước ngày 15/12 hằng năm"
             v = iso(int(m.group(1)), int(m.group(2)), year)
             if v:
                 return v
-    m = _BY_YEAR_END.search(text) or rx["year"].search(text)
+    m = _BY_YEAR_END.search(text) or rx["year"].search(text) or rx["year_line"].search(text)
     if m:
         return m.group(1)
     m = rx["month"].search(text)
     if m:
         return iso(None, int(m.group(1)), int(m.group(2)))
+    m = rx["month_no_year"].search(text)
+    if m and year and not (recurring and _ANNUAL.match(text, m.end())):
+        return iso(None, int(m.group(1)), year)
     m = _QUARTER.search(text)
     if m:
         q = m.group(1).upper()

@@ -7,7 +7,15 @@ thi đua) rather than another noun (chủ đề, Kỷ niệm chương, Đề án
 list of accepted movements ("phong trào “A”, “B”, phong trào “C”").  So chủ đề điều hành
 "Kỷ cương trách nhiệm…", Kỷ niệm chương "Vì sự nghiệp…" and gương "Người tốt, việc tốt" are not
 movements (decision: "Người tốt, việc tốt" counts only when introduced as a phong trào).  An
-unquoted name after "phong trào (thi đua)" counts only when it closely matches a known movement.
+unquoted name after "phong trào (thi đua)" counts when it closely matches a known movement, or when
+the words after a trigger (phong trào (thi đua), cuộc vận động, đợt thi đua) read as a name
+(data/movement_unquoted.json): capitalised ("Cuộc vận động Người Việt Nam ưu tiên …"), opening like
+a campaign name ("… thi đua đặc biệt lập thành tích chào mừng …", at least 4 words, not after
+"các"/"những"), or a non-generic phrase followed by its period or launcher ("… giai đoạn 2021-2025",
+"… do Tỉnh ủy phát động").  Generic mentions (yêu nước, thường xuyên, chuyên đề, "thi đua thực hiện
+nhiệm vụ … năm 2024", upper-case headings) are never names.  Such a name ends at . ; : a quote, a
+tab, a stop word ("được", "do", "trên địa bàn" …) or a comma before a new clause / action word; a
+shorter unquoted mention of a movement already found in the document is merged into it.
 
 Period: "giai đoạn 2021 - 2025" inside or right after the quote → "2021-2025"; "đến năm 2025" →
 "-2025" (open start: the deadline of a movement); "trong năm 2025" → "2025".
@@ -34,7 +42,7 @@ from typing import Optional
 
 from rapidfuzz import fuzz
 
-from congvan.extractors.dates import View, clean, fold, load_json, make_view
+from congvan.extractors.dates import View, clean, fold, load_json, load_lines, make_view
 from congvan.pipeline.document import Document
 from congvan.schemas.record import Movement, Provenance
 
@@ -228,6 +236,82 @@ def _unquoted(vt: str, folded: str) -> list[tuple[int, int, str]]:
     return out
 
 
+@lru_cache(None)
+def _uq() -> dict:
+    d = dict(load_json("movement_unquoted.json"))
+
+    def alt(words: list[str]) -> str:
+        return "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
+
+    d["trigger_rx"] = re.compile(rf"(?<![a-z])(?:{alt(d['triggers'])})(?![a-z])")
+    d["starter_rx"] = re.compile(rf"(?:{alt(d['name_starts'])})(?![^\W\d_])")
+    d["generic_rx"] = re.compile(rf"(?:{alt(d['generic_starts'])})(?![^\W\d_])")
+    after_comma = d["stop_after_comma"] + [w.lower() for w in load_lines("task_verbs.txt")]
+    d["stop_rx"] = re.compile(rf"\s(?:{alt(d['stop_words'])})(?![^\W_])|,\s+(?:{alt(after_comma)})(?![^\W_])"
+                              r"|[.;:?!“”\"″\t(]|\n\s*\n|\n\s*(?:[-+•]|\d+(?:\.\d+)*\.|[a-zđ]\))\s")
+    d["period_rx"] = re.compile(d["period_after"])
+    d["launch_rx"] = re.compile(d["launch_after"])
+    return d
+
+
+def _upper_line(vt: str, pos: int) -> bool:
+    """Is `pos` on a heading line in capitals ("II. PHONG TRÀO THI ĐUA YÊU NƯỚC")?"""
+    a = vt.rfind("\n", 0, pos) + 1
+    b = vt.find("\n", pos)
+    letters = [c for c in vt[a:b if b >= 0 else len(vt)] if c.isalpha()]
+    return len(letters) >= 6 and sum(c.isupper() for c in letters) / len(letters) > 0.8
+
+
+def _unquoted_named(vt: str, folded: str) -> list[tuple[int, int, str, str]]:
+    """Unknown movements named without quotes, taken only when the words after the trigger read as
+    a name (data/movement_unquoted.json): a capitalised name ("Cuộc vận động Người Việt Nam ưu tiên
+    …"), a name-like opening ("phong trào thi đua đặc biệt lập thành tích chào mừng …"), or a
+    non-generic phrase followed by its period / launcher ("phong trào thi đua X giai đoạn 2021-2025",
+    "… X do Tỉnh ủy phát động").  Returns (start, end, name, rule)."""
+    d = _uq()
+    low = vt.lower()
+    out = []
+    for m in d["trigger_rx"].finditer(folded):
+        s = m.end()
+        while s < len(vt) and vt[s] in " \t":
+            s += 1
+        if s >= len(vt) or not vt[s].isalpha() or s - m.end() > 2 or _upper_line(vt, m.start()):
+            continue
+        trig = re.sub(r"\s+", " ", folded[m.start():m.end()])
+        if trig in d["keep_thi_dua"]:
+            # "phong trào thi đua đặc biệt …": the name keeps "thi đua"; "… thi đua Dân vận khéo" starts at the capital
+            name_start = s if vt[s].isupper() else vt.rfind("thi", m.start(), m.end())
+            if name_start < 0:
+                name_start = s
+        else:
+            name_start = s
+        stop = d["stop_rx"].search(low, s + 1)
+        e = stop.start() if stop else len(vt)
+        e = min(e, s + d["max_chars"] + 40)
+        raw = vt[name_start:e]
+        name = clean(raw).strip(" ,-–")
+        words = vt[s:e].split()
+        if not words or len(name) > d["max_chars"]:
+            continue
+        rule = None
+        plural = re.search(rf"(?<![^\W\d_])(?:{'|'.join(map(re.escape, d['plural_before']))})\s+$", low[max(0, m.start() - 12):m.start()])
+        if vt[s].isupper():
+            first = re.match(r"[^\W\d_]+", vt[s:]).group(0)
+            if first not in d["not_capital_starts"] and len(words) >= 2:
+                rule = "capital"
+        elif plural:
+            pass
+        elif d["starter_rx"].match(low, s) and len(words) >= d["min_words_starter"]:
+            rule = "starter"
+        elif not d["generic_rx"].match(low, s) and len(words) >= 3:
+            after = low[e:e + 160]
+            if d["period_rx"].match(after) or d["launch_rx"].match(after):
+                rule = "marked"
+        if rule:
+            out.append((name_start, name_start + len(raw.rstrip(" ,-–\n")), name, rule))
+    return out
+
+
 def find_movements(doc: Document) -> list[Movement]:
     """Named movements in `doc`, one per canonical name (see module docstring)."""
     view: View = make_view(doc.text)
@@ -262,6 +346,9 @@ def find_movements(doc: Document) -> list[Movement]:
     for s, e, name in _unquoted(vt, folded):
         if not any(fs <= s < fe + 2 for fs, fe, *_ in found):
             found.append((s, e, name, "rule:unquoted+alias", 0.6))
+    for s, e, name, rule in _unquoted_named(vt[:body_end], folded[:body_end]):
+        if not any(fs - 25 <= s < fe + 2 for fs, fe, *_ in found):
+            found.append((s, e, name, f"rule:unquoted_{rule}", 0.6 if rule == "capital" else 0.5))
     found.sort()
 
     out: dict[str, Movement] = {}
@@ -288,4 +375,29 @@ def find_movements(doc: Document) -> list[Movement]:
             prov=Provenance(page=doc.page_at(os_), start=os_, end=oe, method=method,
                             confidence=round(conf * (0.9 + 0.1 * score), 3)),
         )
-    return list(out.values())
+    return _merge_mentions(list(out.values()))
+
+
+def _merge_mentions(ms: list[Movement]) -> list[Movement]:
+    """An unquoted unknown name whose words are (nearly) all in another movement of the same document
+    is a shorter mention of it ("Phong trào thi đua đặc biệt … 70 năm Chiến thắng Điện Biên Phủ" in a
+    table row after the full name in the text): it is merged into the other one (the first seen
+    when both are unquoted)."""
+    keep: list[Movement] = []
+    for m in ms:
+        if m.prov and m.prov.method.startswith("rule:unquoted_"):
+            a = normalise(m.name)
+            host = None
+            for o in ms:
+                if o is m or (o.prov and o.prov.method.startswith("rule:unquoted_") and o not in keep):
+                    continue
+                b = normalise(o.name)
+                if len(set(a.split()) & set(b.split())) >= 4 and fuzz.token_set_ratio(a, b) >= 90:
+                    host = o
+                    break
+            if host is not None:
+                host.period = host.period or m.period
+                host.launched_by = host.launched_by or m.launched_by
+                continue
+        keep.append(m)
+    return keep

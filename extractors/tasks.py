@@ -17,6 +17,14 @@ Sources, tried in this order:
      thực hiện …", "Phòng Nội vụ thực hiện …"), else the body addressed by the paragraph that
      introduced the list ("UBND tỉnh yêu cầu các sở, ban, ngành … một số nội dung:"; a
      "(gọi chung là …)" alias wins).  No assignee → not a task (general objectives are not tasks).
+   - "N. Sở X: Chủ trì …" (body, colon, action on one line): the body is the assignee;
+   - top-level bullets right under an intro ("Giao UBND các huyện:\n- …\n- …") inherit it;
+   - "Giao cơ quan, đơn vị chủ trì …" (an unnamed unit: no capital, no "các") inside a list addressed
+     to X is X's task;
+   - deadline-only lines (data/task_deadline_lines.txt: "Thời hạn: …", "- Thời gian hoàn thành: …")
+     date the task above them and are no task of their own;
+   - "Thời hạn <body> <action> … chậm nhất là ngày …" is a task of that body (rule:inline_deadline);
+   - a statement "X là cơ quan thường trực …" with no action after it is no task;
    - closing paragraphs (data/task_closing.txt: "Trên đây…", "Trong quá trình…") end the list;
    - inline assignments anywhere: "Giao X …", "Giải pháp khắc phục: [Giao] X …", "Chủ tịch UBND
      tỉnh giao X …" (not "… về việc giao X", which is a cited document's subject);
@@ -29,6 +37,13 @@ Sources, tried in this order:
    thông chủ trì, phối hợp với Đài Phát thanh và Truyền hình Thái Bình, Báo Thái Bình …" it tags no
    body as ORG ("Sở Nội vụ" O, "Báo Thái Bình" PER, "Truyền thông" V, "chủ trì" N) and costs ~1 s
    per sentence on first load; the heads/verbs tables are right on these set phrases.
+Coordinators: after "phối hợp (chặt chẽ) với/cùng", after a bare "phối hợp" when a body follows, or
+between "chủ trì;" and "phối hợp" ("Sở X chủ trì; Sở Y, Tỉnh đoàn phối hợp …"); a list is split on ";"
+and between proper names, not on "và" (gold keeps "Sở Nội vụ và các cơ quan …" as one).
+Trailing qualifiers ("… theo chức năng, nhiệm vụ được giao": data/task_assignee_tails.txt) are cut
+from an assignee.  Table deadline cells are read by dates.parse_deadline_cell (bare "Tháng 6/2024",
+"Năm 2024", a range's end); "Sản phẩm hoàn thành" / "Kết quả thực hiện" columns are not the deadline
+or lead columns.
 Deadline: dates.parse_deadline on the task text (explicit date > month > quarter > recurring),
 with the document year for "Quý I".  Item: the numbering path ("IV.2", "1.a)"; table rows
 "<group>.<row>", e.g. "I.1").
@@ -40,7 +55,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
 
-from congvan.extractors.dates import View, clean, document_year, fold, load_lines, make_view, parse_deadline
+from congvan.extractors.dates import (View, clean, document_year, fold, load_lines, make_view, parse_deadline,
+                                      parse_deadline_cell)
 from congvan.pipeline.document import Document
 from congvan.schemas.record import Provenance, Task
 
@@ -131,6 +147,12 @@ def is_body(text: str) -> bool:
     return _head_at(t)
 
 
+@lru_cache(None)
+def _tails_rx() -> re.Pattern:
+    words = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in load_lines("task_assignee_tails.txt")), key=len, reverse=True)
+    return re.compile(rf",?\s+(?:{'|'.join(words)})\s*,?$", re.IGNORECASE)
+
+
 def subject_of(text: str) -> Optional[tuple[str, int]]:
     """("Sở X", offset where the action starts) when `text` opens with a body followed by an action
     word; a leading "Đề nghị"/"Giao"/"Yêu cầu" is skipped and "có trách nhiệm" is eaten."""
@@ -146,6 +168,7 @@ def subject_of(text: str) -> Optional[tuple[str, int]]:
     name = re.split(r"\s+-\s+(?=(?:đơn vị|cơ quan)\s)", name)[0]  # "Phòng 5, Cục … - đơn vị thường trực …"
     name = re.sub(r"(?:\s+(?:sẽ|đang|cần|phải|tiến hành))+$", "", name)  # "Bộ Nội vụ sẽ tiến hành | rà soát"
     name = re.sub(r"\s+(?:có\s+)?(?:nhiệm vụ|trách nhiệm)$", "", name)  # "Tổ công tác có nhiệm vụ | kiểm tra"
+    name = _tails_rx().sub("", name)  # "Các sở, ban, ngành theo chức năng, nhiệm vụ được giao | có trách nhiệm"
     if re.search(r"[.!?]\s", name):
         return None  # ran over a sentence end: a statement, not a subject
     if name.count("(") > name.count(")"):
@@ -156,6 +179,25 @@ def subject_of(text: str) -> Optional[tuple[str, int]]:
     if f.startswith("co trach nhiem", rest):
         rest += len("co trach nhiem")
     return name, rest
+
+
+@lru_cache(None)
+def _deadline_line_rx() -> re.Pattern:
+    """A paragraph that only states a deadline ("Thời hạn: …", "- Thời gian hoàn thành: Quý II/2024")."""
+    return re.compile(rf"[\s\-+•]*(?:{_alt(load_lines('task_deadline_lines.txt'))})\s*:")
+
+
+def deadline_line(text: str, year: Optional[int]) -> Optional[str]:
+    """The deadline a deadline-only line states, or None when `text` is not such a line."""
+    if not _deadline_line_rx().match(_fold_same_length(text)):
+        return None
+    return parse_deadline(text, year) or parse_deadline_cell(text.split(":", 1)[1], year)
+
+
+def _generic_unit(name: str) -> bool:
+    """"cơ quan, đơn vị chủ trì", "đơn vị chuyên môn": an unnamed unit of the addressee, not a body
+    of its own (no capital letter, not a plural group "các …")."""
+    return not any(c.isupper() for c in name) and not re.match(r"(?:các|những)\s", name)
 
 
 @lru_cache(None)
@@ -226,17 +268,29 @@ def split_bodies(s: str) -> list[str]:
     return out
 
 
-_COORD = re.compile(r"(?<![a-z])phoi\s+hop\s+(?:chat\s+che\s+)?voi\s+")
+_COORD = re.compile(r"(?<![a-z])phoi\s+hop\s+(?:chat\s+che\s+)?(?:voi|cung)\s+")
+_COORD_BARE = re.compile(r"(?<![a-z])phoi\s+hop\s+(?:chat\s+che\s+)?(?=[^\W\d_])")
+_COORD_AFTER = re.compile(r"chủ\s+trì\s*[;,]\s*((?:(?![.:;]).){3,200}?)\s+(?:cùng\s+)?phối\s+hợp(?!\s+(?:chặt\s+chẽ\s+)?(?:với|cùng))")
 
 
 def coordinators_in(text: str) -> list[str]:
-    """Bodies after "phối hợp (chặt chẽ) với", up to the next action word."""
+    """Bodies after "phối hợp (chặt chẽ) với / cùng", or right after "phối hợp" when a body follows
+    ("chủ trì, phối hợp Sở Y …"), up to the next action word; or the bodies named between "chủ trì;"
+    and "phối hợp" ("Sở X chủ trì; Sở Y, Tỉnh đoàn phối hợp tổ chức …")."""
     f = _fold_same_length(text)
     m = _COORD.search(f)
     if not m:
+        m = _COORD_BARE.search(f)
+        if m and not _head_at(text, m.end()):
+            m = None
+    if not m:
+        a = _COORD_AFTER.search(text)
+        if a and all(is_body(p) for p in re.split(r",\s+|;\s*", a.group(1)) if p.strip()):
+            return split_bodies(a.group(1))
         return []
     v = _first_verb(text, f, m.end() + 2)
-    stop = re.compile(r"[.:;(]|\s(?:trong viec|de|nham)\s").search(f, m.end())
+    stop = re.compile(r"[.:;(]|\s(?:trong viec|de|nham)\s|\strong\s+(?:trien khai|thuc hien|qua trinh|cong tac|to chuc)\s"
+                      ).search(f, m.end())
     ends = [x for x in (v.start() if v else None, stop.start() if stop else None) if x]
     e = min(ends) if ends else min(len(text), m.end() + 160)
     if e - m.end() > 200:
@@ -254,6 +308,8 @@ def _col_roles(header: list[str]) -> dict[str, int]:
         f = fold(h or "")
         if "stt" in f.replace(" ", "") or re.fullmatch(r"(so ?)?tt", f):
             roles.setdefault("stt", i)
+        elif re.match(r"(?:san pham|ket qua|ghi chu|kinh phi|nguon kinh phi|hinh thuc|can cu)\b", f):
+            continue  # "Sản phẩm hoàn thành", "Kết quả thực hiện": not the deadline / lead columns
         elif "phoi hop" in f:
             roles.setdefault("coord", i)
         elif "chu tri" in f or "thuc hien" in f or "don vi" in f or "co quan" in f:
@@ -326,7 +382,7 @@ def _rows_to_tasks(rows: list[_Row], roles: dict[str, int], year: Optional[int])
                 out[-1]["text"] = clean(out[-1]["text"] + " " + task)
             continue
         num = re.sub(r"[.)]$", "", stt)
-        deadline = parse_deadline(cell(r, "deadline"), year) if cell(r, "deadline") else None
+        deadline = parse_deadline_cell(cell(r, "deadline"), year) if cell(r, "deadline") else None
         out.append(dict(
             text=task, assignee=_first_body(cell(r, "lead")), coord_raw=cell(r, "coord"),
             deadline=deadline or group_deadline or parse_deadline(task, year, recurring=False),
@@ -565,12 +621,27 @@ def _is_heading_body(vt: str, it: _Item) -> Optional[str]:
     return name.strip()
 
 
+def body_colon(text: str) -> Optional[tuple[str, int]]:
+    """"Sở Nội vụ: Chủ trì, phối hợp …" — a body, a colon and its action on the same line: (body,
+    offset of the action).  Not a label ("Thời hạn: …", "Lưu ý: …": no body) nor an intro (nothing after ":")."""
+    m = re.match(r"\s*([^:\n]{3,150}?)\s*:[ \t]*(?=\S)", text)
+    if not m or not is_body(m.group(1)):
+        return None
+    name = clean(m.group(1))
+    if _first_verb(name, _fold_same_length(name), 2) or len(clean(text[m.end():])) < 8:
+        return None
+    return name, m.end()
+
+
 def _task(vt: str, s: int, e: int, assignee: str, item: str, year: Optional[int], method: str,
           conf: float, coords: Optional[list[str]] = None) -> Optional[dict]:
     text = clean(vt[s:e]).strip(" -")
     text = re.sub(r"\s*\./\.\s*$", ".", text)
     if len(text) < 8 or is_closing_formula(text):
         return None
+    lc = re.search(r"\slà\s+cơ\s+quan\s", text)
+    if lc and not _first_verb(text, _fold_same_length(text), lc.end()):
+        return None  # "Sở Nội vụ là cơ quan thường trực của Hội đồng.": a statement, no action follows
     return dict(text=text, assignee=assignee, coordinators=coords if coords is not None else coordinators_in(text),
                 deadline=parse_deadline(text, year), item=item or None, start=s, end=e, method=method, conf=conf)
 
@@ -621,6 +692,23 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
             return None
         return w
 
+    item_at = {it.start: it for it in items}
+
+    def bullet_of_intro(it: _Item) -> bool:
+        """A top-level bullet right under an intro paragraph ("Giao Ủy ban nhân dân các huyện:\n- …\n- …"):
+        only bullets stand between the intro and it."""
+        if it.parent is not None:
+            return False
+        before = [a for a, _ in intros if a < it.start]
+        if not before:
+            return False
+        a = before[-1]
+        for p in _paragraph_starts(vt, a, it.start):
+            ls = vt.rfind("\n", 0, p) + 1
+            if p > a + 1 and not (ls in item_at and item_at[ls].level == 11):
+                return False
+        return inherited(it) is not None
+
     for it in items:
         own_end = it.children[0].start if it.children else it.end
         own = vt[it.body:own_end]
@@ -632,6 +720,11 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
                 continue  # lettered children carry the tasks
             _, nl = _first_line(vt, it.body, own_end)
             for a, b in free_paras(nl, own_end):
+                dl = deadline_line(vt[a:b], year)
+                if dl is not None or _deadline_line_rx().match(_fold_same_length(vt[a:b])):
+                    if out and out[-1]["item"] == (it.path() or None) and not out[-1]["deadline"]:
+                        out[-1]["deadline"] = dl
+                    continue  # "Thời hạn: …" under the task it dates
                 sub = subject_of(vt[a:b])
                 who = sub[0] if sub else heading
                 t = _task(vt, a, b, who, it.path(), year, "rule:heading_body", 0.8)
@@ -652,9 +745,13 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
             if dl:
                 deadlines[id(it)] = dl  # "… từ nay đến cuối năm 2024; cụ thể như sau:"
             continue
-        if it.level == 11 and (it.parent is None or not assigned.get(id(it.parent))):
+        if it.level == 11 and (it.parent is None or not assigned.get(id(it.parent))) and not bullet_of_intro(it):
             continue  # bullets belong to their parent's text unless the parent is an intro/heading
-        sub = subject_of(own)
+        sub = subject_of(own) or body_colon(own)
+        if sub and re.match(r"\s*giao\s", _fold_same_length(own)) and _generic_unit(sub[0]) and inherited(it):
+            # "đề nghị các bộ, tỉnh …: - Giao cơ quan, đơn vị chủ trì làm đầu mối …": the addressee assigns
+            # one of its own units; the task is the addressee's
+            sub = (inherited(it), sub[1])
         first_sentence = re.split(r"\.\s", own, maxsplit=1)[0]
         who = sub[0] if sub else (addressed_in(first_sentence) or inherited(it))
         if not who:
@@ -674,6 +771,14 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
                   0.75 if not sub else 0.85)
         if t:
             if not t["deadline"]:
+                for c in it.children:
+                    if c.level == 11:
+                        dl = deadline_line(vt[c.body:c.end], year) if _deadline_line_rx().match(
+                            _fold_same_length(vt[c.start:c.end])) else None
+                        if dl:
+                            t["deadline"] = dl
+                            break
+            if not t["deadline"]:
                 par = it.parent
                 while par is not None and not t["deadline"]:
                     t["deadline"] = deadlines.get(id(par))
@@ -685,7 +790,8 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
     inline = re.compile(r"(?:(?<=[.:;]\s)|(?<=\n)|(?<=^))[ \t^]*(?:Giao\s+)"
                         r"|(?:Chủ tịch|UBND|Ủy ban nhân dân)[^.;:\n]{0,60}?\s(giao)\s+"
                         r"|Giải\s+pháp(?:\s+khắc\s+phục)?\s*:\s*(?:Giao\s+)?"
-                        r"|(?<=\s)(?P<req>[đĐ]ề\s+nghị|[yY]êu\s+cầu)\s+", re.MULTILINE)
+                        r"|(?<=\s)(?P<req>[đĐ]ề\s+nghị|[yY]êu\s+cầu)\s+"
+                        r"|(?:(?<=[.:;]\s)|(?<=\n)|(?<=^))[ \t\-]*(?P<due>Thời\s+hạn)\s+(?=[^\W\d_])", re.MULTILINE)
     covered = [(t["start"], t["end"]) for t in out]
     pstarts = _paragraph_starts(vt, lo, hi)
     fv = _fold_same_length(vt)
@@ -719,7 +825,9 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
         stop = re.search(r"\.(?:/\.)?(?=\s|$)|\n\s*\n", vt[s + sub[1]:hi])
         e = s + sub[1] + (stop.start() if stop else hi - s - sub[1])
         owner = next((it for it in reversed(items) if it.body <= s < it.extent and it.level < 11), None)
-        t = _task(vt, s, e, sub[0], owner.path() if owner else "", year, "rule:inline", 0.75)
+        # "Thời hạn các sở, ngành gửi danh sách … chậm nhất là ngày …": the deadline sentence names who
+        t = _task(vt, m.start("due") if m.group("due") else s, e, sub[0], owner.path() if owner else "", year,
+                  "rule:inline_deadline" if m.group("due") else "rule:inline", 0.75)
         if t:
             out.append(t)
             covered.append((s, e))

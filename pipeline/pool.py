@@ -33,6 +33,7 @@ _LOCK = threading.Lock()
 _POOL: Optional[ProcessPoolExecutor] = None
 _POOL_WORKERS = 0
 _SLOTS = None
+_UNAVAILABLE = False  # set once a fresh worker could not even start
 
 
 def _init_child(slots) -> None:
@@ -119,6 +120,10 @@ def extract(path: Path, settings: Settings, *, fn=None):
     """extract_file(path, settings) in a worker process; same result, same exceptions.
     `fn(path: str, settings)`, a module-level function, replaces extract_file (tests)."""
     fn = fn or _extract_in_child
+    if _UNAVAILABLE:
+        from congvan.pipeline.run import extract_file
+
+        return extract_file(Path(path), settings)
     workers = max(1, int(settings.workers))
     pool = _pool(workers)
     try:
@@ -133,7 +138,9 @@ def extract(path: Path, settings: Settings, *, fn=None):
     if ok is False:
         raise value
     if not _processes_work():
-        # Not the file: this machine cannot run our worker processes (limits, no /dev/shm).
+        # Not the file: worker processes cannot run here (limits, no /dev/shm, a __main__ that
+        # cannot be re-imported); every later file is read in this process without trying again.
+        _mark_unavailable()
         log.warning("worker processes cannot start here: reading %s in this process", path)
         from congvan.pipeline.run import extract_file
 
@@ -182,6 +189,11 @@ def _how_it_ended(code: Optional[int]) -> str:
     return f"exit status {code}"
 
 
+def _mark_unavailable() -> None:
+    global _UNAVAILABLE
+    _UNAVAILABLE = True
+
+
 def _noop() -> bool:
     return True
 
@@ -200,6 +212,6 @@ def _processes_work() -> bool:
 def wanted(settings: Settings, files: int) -> bool:
     """Worth starting processes: several files to read on several cores (CONGVAN_PROCESSES=0
     turns it off, e.g. where processes are not allowed)."""
-    if os.environ.get("CONGVAN_PROCESSES", "1").strip().lower() in ("0", "false", "no", "off"):
+    if _UNAVAILABLE or os.environ.get("CONGVAN_PROCESSES", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     return int(settings.workers) > 1 and files > 1

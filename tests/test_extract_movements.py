@@ -78,7 +78,7 @@ def test_dedupe_by_canonical():
 
 def test_seed_counts(seeds_dir):
     counts = {s: len(mv(seed_text(s))) for s in ("000", "001", "002", "003", "004")}
-    assert counts == {"000": 5, "001": 9, "002": 6, "003": 7, "004": 7}
+    assert counts == {"000": 5, "001": 10, "002": 6, "003": 7, "004": 7}
 
 
 def test_seed_004_ocr_context_words(seeds_dir):
@@ -105,3 +105,74 @@ def test_ocr_flipped_quotes_and_noi_nhan_noise():
             'phía sau”, :\n\n"Chuyển đổi số" cùng với.\n\nNơi nhận:\n- Ban Thi đua, "Sở Nội vụ:\n- Lưu: VT.')
     assert [m.canonical for m in ms] == ["Cả nước chung sức xây dựng nông thôn mới",
                                          "Vì người nghèo - Không để ai bị bỏ lại phía sau", "Chuyển đổi số"]
+
+
+# ---------------------------------------------------------------- unquoted names (data/movement_unquoted.json)
+def test_unquoted_capitalised_name_after_cuoc_van_dong_and_phong_trao():
+    ms = mv("Tiếp tục đẩy mạnh Cuộc vận động Người Việt Nam ưu tiên dùng hàng Việt Nam, phong trào Toàn dân bảo vệ "
+            "an ninh Tổ quốc trên địa bàn huyện.")
+    assert [(m.name, m.prov.method) for m in ms] == [
+        ("Người Việt Nam ưu tiên dùng hàng Việt Nam", "rule:unquoted_capital"),
+        ("Toàn dân bảo vệ an ninh Tổ quốc", "rule:unquoted_capital")]
+    assert ms[0].prov.start is not None and 0 < ms[0].prov.confidence < 1
+
+
+def test_unquoted_name_keeps_comma_inside_and_stops_before_a_verb():
+    (m,) = mv("Cuộc vận động Toàn dân đoàn kết xây dựng nông thôn mới, đô thị văn minh được các xã hưởng ứng.")
+    assert m.name == "Toàn dân đoàn kết xây dựng nông thôn mới, đô thị văn minh"
+    assert m.canonical == "Toàn dân đoàn kết xây dựng nông thôn mới, đô thị văn minh"
+
+
+def test_unquoted_name_opening_like_a_name_keeps_thi_dua_and_ends_at_the_next_movement():
+    ms = mv("Trong đó, đẩy mạnh phong trào thi đua đặc biệt lập thành tích chào mừng kỷ niệm 50 năm Ngày giải phóng "
+            "tỉnh, 30 năm tái lập huyện Mường Khương, phong trào thi đua “Xanh hóa công sở” và các phong trào khác.")
+    assert [m.name for m in ms] == ["thi đua đặc biệt lập thành tích chào mừng kỷ niệm 50 năm Ngày giải phóng tỉnh, "
+                                    "30 năm tái lập huyện Mường Khương", "Xanh hóa công sở"]
+    assert ms[0].canonical.startswith("Thi đua đặc biệt lập thành tích")
+
+
+def test_unquoted_lower_case_name_needs_its_period_or_launcher():
+    (m,) = mv("Hưởng ứng phong trào thi đua xanh hóa trụ sở làm việc giai đoạn 2024 - 2026 do Sở Nội vụ phát động.")
+    assert (m.name, m.period, m.launched_by, m.prov.method) == (
+        "thi đua xanh hóa trụ sở làm việc", "2024-2026", "Sở Nội vụ", "rule:unquoted_marked")
+    assert mv("Hưởng ứng phong trào thi đua xanh hóa trụ sở làm việc trong các cơ quan.") == []
+
+
+def test_capitalised_name_with_period_and_launcher():
+    (m,) = mv("Hưởng ứng phong trào thi đua Dân vận khéo giai đoạn 2021-2025 do Ban Dân vận Tỉnh ủy phát động.")
+    assert (m.canonical, m.period, m.launched_by) == ("Dân vận khéo", "2021-2025", "Ban Dân vận Tỉnh ủy")
+
+
+def test_generic_mentions_are_not_movements():
+    """Near-misses: every one names a kind of emulation, not one movement."""
+    for text in [
+        "Phát động phong trào thi đua yêu nước năm 2024 trong toàn tỉnh.",
+        "Triển khai phong trào thi đua thường xuyên năm 2024 và phong trào thi đua chuyên đề; các phong trào "
+        "thi đua do Trung ương phát động.",
+        "Tổ chức phát động các phong trào chung tay khắc phục hậu quả thiên tai, ổn định cuộc sống Nhân dân, "
+        "khôi phục sản xuất.",
+        "Chỉ thị về phát động phong trào thi đua thực hiện nhiệm vụ phát triển kinh tế - xã hội năm 2024.",
+        "II. PHONG TRÀO THI ĐUA YÊU NƯỚC TRONG CÁC CƠ QUAN\n\nNội dung.",
+        "Phát động phong trào thi đua trên địa bàn tỉnh Quảng Trị. Các phong trào thi đua của Tỉnh được duy trì.",
+        "Tổ chức Hội nghị tổng kết phong trào thi đua đặc biệt, tổng kết công tác thi đua năm 2024.",
+        "UBND tỉnh phát động phong trào thi đua năm 2024 với tinh thần: “Kỷ cương trách nhiệm; chủ động kịp thời”.",
+        "Phong trào thi đua Sở Nội vụ phát động được các đơn vị hưởng ứng.",
+    ]:
+        assert mv(text) == [], text
+
+
+def test_a_shorter_unquoted_mention_merges_into_the_full_name():
+    ms = mv("Đẩy mạnh phong trào thi đua đặc biệt lập thành tích chào mừng kỷ niệm 50 năm Ngày giải phóng tỉnh, "
+            "30 năm tái lập huyện, phong trào thi đua “Xanh hóa công sở”.\n\n3\tHướng dẫn tổng kết Phong trào thi đua "
+            "đặc biệt lập thành tích chào mừng kỷ niệm 50 năm Ngày giải phóng tỉnh; 30 năm\tSở Nội vụ\n")
+    assert len(ms) == 2
+
+
+def test_capitalised_name_ends_at_a_comma_before_an_action_word():
+    (m,) = mv("Tiếp tục triển khai cuộc vận động Tết vì người nghèo, hỗ trợ xây dựng nhà đại đoàn kết cho hộ nghèo.")
+    assert m.name == "Tết vì người nghèo"
+
+
+def test_quoted_theme_after_chu_de_thi_dua_is_not_a_movement():
+    assert mv('Đẩy mạnh phong trào thi đua yêu nước, thực hiện tốt chủ đề thi đua năm 2025 "Siết chặt kỷ cương, '
+              'tăng tốc bứt phá" của tỉnh.') == []
