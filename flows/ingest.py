@@ -549,8 +549,16 @@ def setup_file_log(settings: Settings) -> Path:
 Runner = Callable[[list[WorkItem], RunContext, Callable[[dict], None]], None]
 
 
-def _thread_runner(items: list[WorkItem], ctx: RunContext, on_done: Callable[[dict], None]) -> None:
+def files_in_flight(ctx: RunContext) -> int:
+    """Files worked on at once. With extraction in worker processes, twice the workers: the
+    processes stay busy while finished files wait for the writer, and those waiting saves go in
+    together (group commit) instead of one open and close each."""
     workers = max(1, int(ctx.settings.workers))
+    return 2 * workers if ctx.own_pool else workers
+
+
+def _thread_runner(items: list[WorkItem], ctx: RunContext, on_done: Callable[[dict], None]) -> None:
+    workers = files_in_flight(ctx)
     if workers == 1 or len(items) <= 1:
         for it in items:
             on_done(_retrying(it, ctx))
@@ -818,7 +826,7 @@ def _build_flow():
     def prefect_runner(items: list[WorkItem], ctx: RunContext, on_done: Callable[[dict], None]) -> None:
         # Bounded window of `workers` task runs: the concurrency limit that follows Settings,
         # whatever the task runner's own pool size.
-        limit = max(1, int(ctx.settings.workers))
+        limit = files_in_flight(ctx)
         ctx.extract = cached(ctx.extract, ctx)
         pending: dict = {}
         queue = list(items)
