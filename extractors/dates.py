@@ -39,6 +39,17 @@ def fold(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+@lru_cache(maxsize=4096)
+def _fold_char(c: str) -> str:
+    return (fold(c) or c)[:1] if c.strip() else c
+
+
+def fold_same_length(s: str) -> str:
+    """`fold` one character for one character, so offsets in the folded text are the text's.
+    Memoised per character: fold() (NFD + regex) per character was 40 % of extraction."""
+    return "".join(map(_fold_char, s))
+
+
 def clean(s: str) -> str:
     """NFC, single spaces, no space before punctuation: how every output string leaves us."""
     s = re.sub(r"\s+", " ", unicodedata.normalize("NFC", s)).strip().translate({0xD0: "Đ", 0xF0: "đ"})

@@ -42,7 +42,7 @@ from typing import Optional
 
 from rapidfuzz import fuzz
 
-from congvan.extractors.dates import View, clean, fold, load_json, load_lines, make_view
+from congvan.extractors.dates import View, clean, fold_same_length, fold, load_json, load_lines, make_view
 from congvan.pipeline.document import Document
 from congvan.schemas.record import Movement, Provenance
 
@@ -180,8 +180,7 @@ def _triggers_rx(words: list[str]) -> re.Pattern:
     return re.compile(rf"(?<![a-z])(?:{alt})(?![a-z])")
 
 
-def _fold_same_length(s: str) -> str:
-    return "".join((fold(c) or c)[:1] if c.strip() else c for c in s)
+_fold_same_length = fold_same_length
 
 
 def _decide(folded: str, start: int, prev_end: int) -> Optional[bool]:

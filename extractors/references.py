@@ -37,7 +37,7 @@ from typing import Optional
 
 from rapidfuzz import fuzz
 
-from congvan.extractors.dates import View, clean, date_at, fold, load_lines, make_view
+from congvan.extractors.dates import View, clean, fold_same_length, date_at, fold, load_lines, make_view
 from congvan.pipeline.document import Document
 from congvan.schemas.record import Provenance, Reference
 
@@ -103,9 +103,7 @@ _KIND_RANK = {"can_cu": 3, "thuc_hien": 2, "theo": 1, "other": 0}
 _SENT_BOUNDARY = re.compile(r"\n(?=[ \t]*(?:Căn cứ|Thực hiện|Xét|Theo)\b)|;[ \t]*\n|\n\s*\n|[.:](?=\s)|\n\s*(?:[a-zđ]\)|\d+(?:\.\d+)*\.\s|[IVX]+\.\s|-\s)")
 
 
-def _fold_same_length(s: str) -> str:
-    """Diacritic fold that keeps length (one char → one char), so offsets survive."""
-    return "".join((fold(c) or c)[:1] if c.strip() else c for c in s)
+_fold_same_length = fold_same_length
 
 
 def _symbol_parts(symbol: str) -> tuple[Optional[str], list[str]]:
