@@ -79,7 +79,10 @@ def ocr_fingerprint(lang: str) -> str:
     h = hashlib.sha256(f"congvan-ocr-cache/{FORMAT}\n".encode())
     h.update(Path(ocr.__file__).read_bytes())
     # ocr_image arbitrates between readings with the post-correction LM (postcorrect.arbitrate_readings).
-    for dep in (Path(ocr.__file__).with_name("postcorrect.py"), Path(ocr.__file__).parent / "data" / "postcorrect_lm.tsv"):
+    # ... and reads again what the page layout left out (ocr_regions, judged with quality.is_syllable).
+    here = Path(ocr.__file__).parent
+    for dep in (here / "postcorrect.py", here / "data" / "postcorrect_lm.tsv", here / "ocr_regions.py",
+                here / "quality.py"):
         h.update(dep.read_bytes() if dep.exists() else b"")
     version, tessdata = _tesseract_identity()
     h.update(version.encode())
