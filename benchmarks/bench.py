@@ -71,6 +71,15 @@ def _load() -> list[float]:
         return []
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and of its waited-for children (tesseract runs
+    as a child of pytesseract, xargs or hyperfine): on a shared machine wall time follows the load,
+    CPU time follows the work."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def _maxrss_mb(who: int) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024.0, 1)  # Linux: KiB
 
@@ -161,12 +170,16 @@ def render_pages(files: list[Path], dpi: int, out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     pngs = []
+    stems: set[str] = set()
     for f in files:
+        # 003-scan.pdf and 003-scan.tiff share a stem: the second must not overwrite the first's pages.
+        stem = f.stem if f.stem not in stems else f"{f.stem}-{f.suffix.lstrip('.').lower()}"
+        stems.add(stem)
         if f.suffix.lower() == ".pdf":
             doc = pdfium.PdfDocument(str(f))
             try:
                 for i in range(len(doc)):
-                    p = out / f"{f.stem}-p{i + 1}.png"
+                    p = out / f"{stem}-p{i + 1}.png"
                     doc[i].render(scale=dpi / 72.0).to_pil().save(p)
                     pngs.append(p)
             finally:
@@ -175,7 +188,7 @@ def render_pages(files: list[Path], dpi: int, out: Path) -> list[Path]:
             with Image.open(f) as im:
                 for i in range(getattr(im, "n_frames", 1)):
                     im.seek(i)
-                    p = out / f"{f.stem}-p{i + 1}.png"
+                    p = out / f"{stem}-p{i + 1}.png"
                     im.convert("RGB").save(p)
                     pngs.append(p)
     return pngs
@@ -187,39 +200,51 @@ def raw_tesseract(pngs: list[Path], workers: int, lang: str, psm: int, runs: int
     listing.write_text("".join(f"{p}\n" for p in pngs))
     cmd = ["xargs", "-P", str(workers), "-a", str(listing), "-I{}", "tesseract", "{}", "-", "-l", lang, "--psm", str(psm)]
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    c0 = _cpu()
     if shutil.which("hyperfine"):
         out = listing.with_suffix(".hyperfine.json")
         subprocess.run(["hyperfine", "-N", "--runs", str(runs), "--export-json", str(out), "--style", "none",
                         " ".join(cmd)], env=env, check=True, stdout=subprocess.DEVNULL)
         r = json.loads(out.read_text())["results"][0]
-        return {"seconds": round(r["mean"], 2), "stddev": round(r.get("stddev") or 0.0, 2), "runs": runs, "timer": "hyperfine"}
+        return {"seconds": round(r["mean"], 2), "stddev": round(r.get("stddev") or 0.0, 2), "runs": runs,
+                "timer": "hyperfine", "cpu_seconds": round((_cpu() - c0) / runs, 2)}
     t0 = _now()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return {"seconds": round(_now() - t0, 2), "runs": 1, "timer": "perf_counter"}
+    return {"seconds": round(_now() - t0, 2), "runs": 1, "timer": "perf_counter", "cpu_seconds": round(_cpu() - c0, 2)}
 
 
-def _pipeline_scans(files: list[Path], tmp: Path, workers: int, cache: str) -> tuple[float, dict]:
+def _pipeline_scans(files: list[Path], tmp: Path, workers: int, cache: str) -> tuple[float, dict, float]:
+    """(wall seconds, ingest summary, CPU seconds of this process and its tesseract children)."""
     folder = tmp / f"scans-{time.monotonic_ns()}"
     folder.mkdir()
     batch = [_unique_copy(f, folder / f.name, "scan") for f in files]
     s = _settings(tmp, workers, cache=cache)
+    c0 = _cpu()
     t0 = _now()
     summary = _ingest(batch, s)
-    return _now() - t0, summary
+    wall = _now() - t0
+    try:  # extraction worker processes count in RUSAGE_CHILDREN only once they have exited and been reaped
+        from congvan.pipeline import pool
+
+        pool.shutdown()
+    except ImportError:
+        pass
+    return wall, summary, _cpu() - c0
 
 
-def _acquire_scans(files: list[Path], tmp: Path, workers: int) -> float:
+def _acquire_scans(files: list[Path], tmp: Path, workers: int) -> tuple[float, float]:
     """Acquisition alone (render, preprocess, OCR, post-correction; no extractors, no store),
-    files side by side as ingest runs them."""
+    files side by side as ingest runs them: (wall seconds, CPU seconds)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from congvan.pipeline.acquire import acquire
 
     s = _settings(tmp, workers)
+    c0 = _cpu()
     t0 = _now()
     with ThreadPoolExecutor(max_workers=workers) as ex:
         list(ex.map(lambda f: acquire(f, s), files))
-    return _now() - t0
+    return _now() - t0, _cpu() - c0
 
 
 def bench_scans(tmp: Path, workers: int, quick: bool) -> dict:
@@ -233,13 +258,15 @@ def bench_scans(tmp: Path, workers: int, quick: bool) -> dict:
     # Raw before and after the pipeline run, averaged: on a shared machine the load drifts.
     raw_a = raw_tesseract(pngs, workers, base.ocr_lang, DEFAULT_PSM)
     cache_dir = tmp / "ocr-cache"
-    tn, summary = _pipeline_scans(files, tmp, workers, cache=str(cache_dir))  # cold cache: every page OCR'd
+    # cold cache: every page OCR'd
+    tn, summary, cn = _pipeline_scans(files, tmp, workers, cache=str(cache_dir))
     raw_b = raw_tesseract(pngs, workers, base.ocr_lang, DEFAULT_PSM)
-    raw = dict(raw_a, seconds=round((raw_a["seconds"] + raw_b["seconds"]) / 2, 2))
-    ta = _acquire_scans(files, tmp, workers)
+    raw = dict(raw_a, seconds=round((raw_a["seconds"] + raw_b["seconds"]) / 2, 2),
+               cpu_seconds=round((raw_a["cpu_seconds"] + raw_b["cpu_seconds"]) / 2, 2))
+    ta, ca = _acquire_scans(files, tmp, workers)
     raw1 = raw_tesseract(pngs, 1, base.ocr_lang, DEFAULT_PSM)
-    t1, _ = _pipeline_scans(files, tmp, 1, cache="off")
-    tw, warm = _pipeline_scans(files, tmp, workers, cache=str(cache_dir))  # same pages again: all from cache
+    t1, _, _ = _pipeline_scans(files, tmp, 1, cache="off")
+    tw, warm, cw = _pipeline_scans(files, tmp, workers, cache=str(cache_dir))  # same pages again: all from cache
     out = {
         "files": len(files), "pages": pages, "dpi": base.ocr_dpi, "lang": base.ocr_lang, "psm": DEFAULT_PSM,
         "workers": workers,
@@ -249,6 +276,12 @@ def bench_scans(tmp: Path, workers: int, quick: bool) -> dict:
         "ratio_to_tesseract": round(raw["seconds"] / tn, 3),
         "pipeline_errors": summary.get("errors", 0),
         "acquire_seconds": round(ta, 2), "acquire_ratio_to_tesseract": round(raw["seconds"] / ta, 3),
+        # The same ratios in CPU seconds (user + system, tesseract children included): the work done,
+        # whatever the machine's load did to the wall clock.
+        "raw_cpu_seconds": raw["cpu_seconds"], "pipeline_cpu_seconds": round(cn, 2),
+        "cpu_ratio_to_tesseract": round(raw["cpu_seconds"] / cn, 3),
+        "acquire_cpu_seconds": round(ca, 2), "acquire_cpu_ratio_to_tesseract": round(raw["cpu_seconds"] / ca, 3),
+        "warm_cache_cpu_seconds": round(cw, 2),
         "raw_1_worker_seconds": raw1["seconds"],
         "pipeline_1_worker_seconds": round(t1, 2),
         "parallel_efficiency": round((t1 / tn) / workers, 3),
@@ -257,6 +290,76 @@ def bench_scans(tmp: Path, workers: int, quick: bool) -> dict:
         "warm_cache_speedup": round(tn / tw, 1),
     }
     return out
+
+
+def bench_scan_pages(tmp: Path, quick: bool) -> dict:
+    """Per page, back to back on one core: the raw `tesseract` CLI on the rendered PNG, then the
+    pipeline's own work on the same image (`ocr_image`, then acquire's `_ocr_page`: ruled tables,
+    post-correction), in CPU seconds by stage. Pairing each page's two runs keeps the comparison fair
+    on a loaded machine, where CPU seconds of a whole run drift with the load (cache and memory
+    contention) by more than the gap being measured. Rendering and extraction are not in it (see
+    `scans` for the end-to-end figures)."""
+    from PIL import Image
+
+    from congvan.config import Settings
+    from congvan.pipeline import acquire as acq
+    from congvan.pipeline import ocr, ocr_tables
+    from congvan.pipeline.ocr import DEFAULT_PSM
+
+    base = Settings()
+    pngs = render_pages(_scan_files(quick), base.ocr_dpi, tmp / "pages-paired")
+    calls: list[tuple[str, str, float]] = []
+
+    def timed(fn, kind):
+        def wrapper(*a, **kw):
+            c0 = _cpu()
+            try:
+                return fn(*a, **kw)
+            finally:
+                calls.append((kind, str(a[1]) if len(a) > 1 else "", _cpu() - c0))
+        return wrapper
+
+    inner_words, inner_cells = ocr.tesseract_words, ocr_tables._tesseract_chars
+    ocr.tesseract_words = timed(inner_words, "words")
+    ocr_tables._tesseract_chars = timed(inner_cells, "cells")
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    rows = []
+    from congvan.pipeline.postcorrect import postcorrect
+
+    postcorrect("Ủy ban nhân dân tỉnh")  # the LM loads once per process: not the first page's cost
+    try:
+        for p in pngs:
+            with Image.open(p) as im:
+                img = im.convert("RGB")
+            c0 = _cpu()
+            subprocess.run(["tesseract", str(p), "-", "-l", base.ocr_lang, "--psm", str(DEFAULT_PSM)], env=env,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            raw = _cpu() - c0
+            calls.clear()
+            c0 = _cpu()
+            res = ocr.ocr_image(img, base.ocr_lang, timeout=base.ocr_timeout)
+            c1 = _cpu()
+            acq._ocr_page(1, res, "bench", "", img=img)
+            c2 = _cpu()
+            words = [c for kind, _, c in calls if kind == "words"]
+            cells = sum(c for kind, _, c in calls if kind == "cells")
+            rows.append({
+                "page": p.name, "confidence": round(res.confidence, 3), "raw_cpu": round(raw, 3),
+                "main_pass": round(words[0] if words else 0.0, 3),
+                "second_readings": round(sum(words[1:]), 3), "passes": len(words),
+                "langs": [lang for kind, lang, _ in calls if kind == "words"],
+                "ocr_python": round((c1 - c0) - sum(words), 3),  # grey, checks, skew, TSV, arbitration (+OSD)
+                "table_cells": round(cells, 3),
+                "tables_postcorrect_python": round((c2 - c1) - cells, 3),
+                "pipeline_cpu": round(c2 - c0, 3),
+            })
+    finally:
+        ocr.tesseract_words, ocr_tables._tesseract_chars = inner_words, inner_cells
+    keys = ("raw_cpu", "main_pass", "second_readings", "ocr_python", "table_cells", "tables_postcorrect_python",
+            "pipeline_cpu")
+    total = {k: round(sum(r[k] for r in rows), 2) for k in keys}
+    return {"pages": len(rows), "total": total, "cpu_ratio_to_tesseract": round(total["raw_cpu"] / total["pipeline_cpu"], 3),
+            "per_page": rows}
 
 
 # ---------------------------------------------------------------- re-check of an unchanged inbox
@@ -484,9 +587,21 @@ def print_table(res: dict) -> None:
         row("raw tesseract CLI, same pages", "", sc["raw_pages_per_s"], "p/s", f"timed by {sc['raw_timer']}")
         row("pipeline / raw tesseract", "scan_ratio_to_tesseract", sc["ratio_to_tesseract"], "×",
             f"acquisition alone (no extractors, no store): {sc['acquire_ratio_to_tesseract']}×")
+        if "cpu_ratio_to_tesseract" in sc:
+            row("pipeline / raw tesseract, CPU seconds", "scan_ratio_to_tesseract", sc["cpu_ratio_to_tesseract"], "×",
+                f"raw {sc['raw_cpu_seconds']} s, pipeline {sc['pipeline_cpu_seconds']} s; acquisition alone "
+                f"{sc['acquire_cpu_ratio_to_tesseract']}×; OCR cache warm {sc['warm_cache_cpu_seconds']} s")
         row("parallel efficiency (1 → N workers)", "", sc["parallel_efficiency"], "",
             f"raw tesseract's own: {sc['raw_parallel_efficiency']}")
         row("scanned, OCR cache warm", "", sc["warm_cache_pages_per_s"], "p/s", f"{sc['warm_cache_speedup']}× faster")
+    pg = res.get("pages")
+    if pg:
+        tot = pg["total"]
+        row("scanned pages, paired per page: raw / pipeline CPU", "scan_ratio_to_tesseract",
+            pg["cpu_ratio_to_tesseract"], "×",
+            f"{pg['pages']} pages: raw {tot['raw_cpu']} s; pipeline {tot['pipeline_cpu']} s = main pass "
+            f"{tot['main_pass']} + second readings {tot['second_readings']} + OCR Python {tot['ocr_python']} + "
+            f"table cells {tot['table_cells']} + tables/post-correction {tot['tables_postcorrect_python']}")
     rc = res.get("recheck")
     if rc:
         row(f"re-check unchanged inbox of {rc['files']} (batched lookup)", "recheck_1000_s",
@@ -520,7 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sets: checks the harness in a minute or two")
     ap.add_argument("--workers", type=int, default=None, help="pipeline workers and raw tesseract parallelism (cores)")
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--only", nargs="*", choices=["text", "scans", "recheck", "duckdb"], default=None)
+    ap.add_argument("--only", nargs="*", choices=["text", "scans", "pages", "recheck", "duckdb"], default=None,
+                    help="steps to run (default: all but `pages`, the paired per-page CPU breakdown)")
     ap.add_argument("--docs", type=int, default=None, help="synthetic database size (100,000; quick 10,000)")
     args = ap.parse_args(argv)
     import logging
@@ -544,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         steps: list[tuple[str, Callable[[], dict]]] = [
             ("text", lambda: bench_text(tmp, workers, copies=1 if args.quick else 3)),
             ("scans", lambda: bench_scans(tmp, workers, args.quick)),
+            ("pages", lambda: bench_scan_pages(tmp, args.quick)),
         ]
         for name, fn in steps:
             if name in only:

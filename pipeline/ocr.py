@@ -42,7 +42,7 @@ def to_grey(img: Image.Image, channel: str = "red") -> Image.Image:
     """Grey image from the red channel (stamps and blue signatures fade) or plain luminance."""
     if img.mode in ("1", "L", "I;16", "I"):
         return img.convert("L")
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert() copies even an RGB page (~20 ms)
     if channel == "red":
         return rgb.getchannel("R")
     if channel == "maxrb":  # red stamps (R high) and blue ink (B high) both turn light; black stays black
@@ -114,11 +114,9 @@ def preprocess(img: Image.Image, channel: str = "red", deskew: bool = True,
     """
     import cv2
 
-    grey = to_grey(img, channel)
-    arr = np.asarray(grey, dtype=np.uint8)
+    out = to_grey(img, channel)
     if median:
-        arr = cv2.medianBlur(arr, 3)
-    out = Image.fromarray(arr)
+        out = Image.fromarray(cv2.medianBlur(np.asarray(out, dtype=np.uint8), 3))
     angle = 0.0
     if deskew:
         angle = estimate_skew(out)
@@ -243,8 +241,16 @@ def ocr_image(
             t2, c2 = _tsv_to_text(d2)
             if c2 > conf:
                 text, conf, rotated, data = t2, c2, rot, d2
+                prep = turned  # second readings must see the page the way this one did
     readings = [data]
+    best_img = prep  # the rendering behind the reading kept so far
+    tried_other_rendering = False
     for alt, alt_lang in _retries(img, prep, conf, channel, lang, rotated, angle):
+        if alt_lang != lang and tried_other_rendering and alt is not best_img:
+            # Pages under LUMA_RETRY_CONF: the extra model reads only the rendering that read better.
+            # Its reading of the other one was a whole pass (harsh p4: 2.1 CPU-s) that never won and
+            # changed nothing as a voice in arbitration (bench-ocr harsh p4 27.13 % CER either way).
+            continue
         # A page that read badly gets other readings, and keeps the one tesseract is surer of:
         # - colour pages under LUMA_RETRY_CONF also as plain luminance: the red channel turns a blue
         #   signature crossing the signer's block solid black and tesseract's layout merged that
@@ -256,8 +262,11 @@ def ocr_image(
         d3 = tesseract_words(alt, alt_lang, psm, timeout)
         t3, c3 = _tsv_to_text(d3)
         readings.append(d3)
+        if alt_lang == lang:
+            tried_other_rendering = True
         if c3 > conf + 0.01:
             text, conf, data = t3, c3, d3
+            best_img = alt
     if len(readings) > 1 and THIRD_READING and EXTRA_MODEL in installed_languages() \
             and EXTRA_MODEL not in lang.split("+"):
         # The script model alone: rarely the most confident (so not in the contest above), only a voice.

@@ -51,6 +51,17 @@ def test_render_pages_match_the_pipeline_dpi(tmp_path):
     assert Image.open(pngs[3]).size == (50, 40)
 
 
+def test_render_pages_keep_files_sharing_a_stem_apart(tmp_path):
+    """003-scan.pdf and 003-scan.tiff: the image's pages must not overwrite the PDF's (the raw bound
+    would then read the TIFF's pages twice and the PDF's never)."""
+    pdf = _pdf(tmp_path / "a.pdf", 1)
+    tiff = tmp_path / "a.tiff"
+    Image.new("L", (50, 40), 255).save(tiff)
+    pngs = bench.render_pages([pdf, tiff], 72, tmp_path / "out")
+    assert [p.name for p in pngs] == ["a-p1.png", "a-tiff-p1.png"]
+    assert Image.open(pngs[0]).size == (144, 72) and Image.open(pngs[1]).size == (50, 40)
+
+
 def test_unique_copies_differ_in_bytes_not_pages(tmp_path):
     src = _pdf(tmp_path / "a.pdf", 3)
     a = bench._unique_copy(src, tmp_path / "x.pdf", "1")
@@ -70,7 +81,25 @@ def test_raw_tesseract_runs_every_page(tmp_path, monkeypatch):
         img.save(pngs[-1])
     out = bench.raw_tesseract(pngs, 2, "eng", 7)
     assert out["seconds"] > 0 and out["timer"] == "perf_counter"
+    assert out["cpu_seconds"] > 0  # tesseract's own CPU time, counted through xargs (children's rusage)
     assert (tmp_path / "pages.txt").read_text().split() == [str(p) for p in pngs]
+
+
+@pytest.mark.skipif(not shutil.which("tesseract"), reason="tesseract not installed")
+def test_paired_pages_split_the_pipeline_cpu_by_stage(tmp_path, monkeypatch):
+    img = Image.new("RGB", (600, 120), "white")
+    ImageDraw.Draw(img).text((20, 50), "SO 12 UBND", fill="black")
+    img.save(tmp_path / "p.png")
+    monkeypatch.setattr(bench, "_scan_files", lambda quick: [tmp_path / "p.png"])
+    out = bench.bench_scan_pages(tmp_path, quick=True)
+    (row,) = out["per_page"]
+    assert out["pages"] == 1 and row["page"] == "p-p1.png" and row["passes"] >= 1 and row["langs"][0] == "vie"
+    parts = ("main_pass", "second_readings", "ocr_python", "table_cells", "tables_postcorrect_python")
+    assert sum(row[k] for k in parts) == pytest.approx(row["pipeline_cpu"], abs=0.01)
+    assert row["raw_cpu"] > 0 and out["cpu_ratio_to_tesseract"] > 0
+    from congvan.pipeline import ocr
+
+    assert not hasattr(ocr.tesseract_words, "__wrapped__") and ocr.tesseract_words.__name__ == "tesseract_words"
 
 
 def test_synthetic_database_uses_the_real_schema_and_queries(tmp_path):

@@ -211,3 +211,37 @@ def test_readings_of_a_bad_page_are_arbitrated_word_by_word(monkeypatch):
     by_lang["vie"] = tsv(["phong", "trào", "thi", "đua", "yêu", "nước"], 96)  # a clean page: one reading
     assert ocr.ocr_image(Image.new("L", (600, 80), 255), "vie").text == "phong trào thi đua yêu nước"
     assert asked == ["vie"]
+
+
+def test_extra_model_reads_only_the_better_rendering(monkeypatch):
+    """A colour page under LUMA_RETRY_CONF is read as luminance too; the extra model then reads only
+    the rendering that read better (its reading of the other cost a whole pass for no gain on samples/)."""
+    from congvan.pipeline import ocr
+
+    def tsv(words, conf):
+        n = len(words)
+        return {"text": words, "conf": [conf] * n, "left": [100 * i for i in range(n)], "top": [10] * n,
+                "width": [90] * n, "height": [30] * n, "block_num": [1] * n, "par_num": [1] * n,
+                "line_num": [1] * n}
+
+    asked = []
+
+    def fake(img, lang, psm, timeout):
+        rendering = "luma" if img.getpixel((0, 0)) == luma_shade else "red"
+        asked.append((rendering, lang))
+        return tsv(["Kính", "gửi", "Sở", "Nội", "vụ"], confs[(rendering, lang)])
+
+    page = Image.new("RGB", (600, 80), (250, 20, 20))  # red: white in the red channel, dark as luminance
+    luma_shade = page.convert("L").getpixel((0, 0))
+    monkeypatch.setattr(ocr, "tesseract_words", fake)
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"vie", "Vietnamese"}))
+    monkeypatch.setattr(ocr, "detect_orientation", lambda img, timeout: 0)
+    confs = {("red", "vie"): 56, ("luma", "vie"): 72, ("red", "vie+Vietnamese"): 60, ("luma", "vie+Vietnamese"): 75}
+    res = ocr.ocr_image(page, "vie")
+    assert asked == [("red", "vie"), ("luma", "vie"), ("luma", "vie+Vietnamese")]
+    assert res.confidence == pytest.approx(0.75)
+    asked.clear()
+    confs[("luma", "vie")] = 50  # luminance read worse: the extra model reads the red channel
+    res = ocr.ocr_image(page, "vie")
+    assert asked == [("red", "vie"), ("luma", "vie"), ("red", "vie+Vietnamese")]
+    assert res.confidence == pytest.approx(0.60)

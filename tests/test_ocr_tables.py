@@ -244,3 +244,47 @@ def test_scanned_task_table_page():
     group = [r for r in rows if r[2] is None]
     assert [r[0] for r in group] == ["II", "III"]
     assert sum(" ".join((r[2] or "").split()) == "Sở Nội vụ (Ban Thi đua, khen thưởng)" for r in rows) >= 8
+
+
+def test_components_labelled_inside_the_ink_box_match_the_full_call():
+    """`_components` labels only the box holding ink: same count, stats, centroids and labels."""
+    import cv2
+
+    from congvan.pipeline.ocr_tables import _components
+
+    mask = np.zeros((300, 400), np.uint8)
+    mask[50:53, 60:300] = 255
+    mask[120:200, 310:313] = 255
+    mask[250, 100] = 255
+    n, labels, stats, cents = _components(mask)
+    n0, labels0, stats0, cents0 = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    assert n == n0 == 4
+    assert (labels == labels0).all() and (stats == stats0).all() and np.allclose(cents[1:], cents0[1:])
+    assert _components(np.zeros((20, 30), np.uint8))[0] == 1  # an empty mask: background only
+
+
+def test_cell_strip_goes_to_tesseract_as_ppm(monkeypatch):
+    """The re-read strip is handed over as PPM/PGM like the pages (pytesseract would write a PNG)."""
+    import pytesseract
+
+    seen = []
+
+    def fake(img, **kw):
+        seen.append(img.format)
+        return b"<span class='ocrx_word' id='w' title='bbox 0 0 9 9; x_wconf 91'>"
+
+    monkeypatch.setattr(pytesseract, "image_to_pdf_or_hocr", fake)
+    strip = Image.new("L", (80, 20), 255)
+    assert ocr_tables._tesseract_chars(strip, "vie", 10) == []  # a word without character boxes: nothing
+    assert seen == ["PPM"] and strip.format is None
+
+
+def test_median_from_histogram_equals_numpy():
+    from congvan.pipeline.ocr_tables import _median_u8
+
+    rng = np.random.default_rng(3)
+    for shape in [(1,), (2,), (3, 3), (4, 5), (64, 33)]:
+        for _ in range(10):
+            a = rng.integers(0, 256, size=shape, dtype=np.uint8)
+            assert _median_u8(a) == float(np.median(a))
+    assert _median_u8(np.array([[0, 255]], np.uint8)) == 127.5  # even count: the two middle values' mean
