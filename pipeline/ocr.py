@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from congvan.pipeline.errors import LimitExceeded
+from congvan.pipeline.limits import ocr_slot
 
 # Tesseract's own OpenMP threads fight our page-level parallelism: one thread per process.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -182,7 +183,7 @@ def tesseract_words(img: Image.Image, lang: str, psm: int, timeout: float) -> di
     import pytesseract
 
     try:
-        with _as_ppm(img) as raw:
+        with ocr_slot(), _as_ppm(img) as raw:
             return pytesseract.image_to_data(
                 raw, lang=lang, config=f"--psm {psm}", output_type=pytesseract.Output.DICT, timeout=timeout
             )
@@ -199,7 +200,7 @@ def detect_orientation(img: Image.Image, timeout: float) -> int:
     import pytesseract
 
     try:
-        with _as_ppm(img) as raw:
+        with ocr_slot(), _as_ppm(img) as raw:
             osd = pytesseract.image_to_osd(raw, config="--psm 0", output_type=pytesseract.Output.DICT, timeout=timeout)
     except Exception:
         return 0
@@ -278,6 +279,13 @@ def ocr_image(
         data, n_arb = arbitrate_readings(data, [r for r in readings if r is not data])
         if n_arb:
             text = _tsv_to_text(data)[0]
+    # Ink the layout left without words (a signer's block under a stamp and a signature) is read
+    # again alone; clean pages have none and pay one numpy pass (pipeline/ocr_regions.py).
+    from congvan.pipeline.ocr_regions import recover_missed_text
+
+    data, n_rec = recover_missed_text(prep, data, lambda crop: tesseract_words(crop, lang, 6, timeout))
+    if n_rec:
+        text = _tsv_to_text(data)[0]
     return OcrResult(text, conf, time.monotonic() - t0, angle, rotated, data)
 
 

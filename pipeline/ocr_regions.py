@@ -107,6 +107,8 @@ def recover_missed_text(prep: Image.Image, words: dict,
                         read: Callable[[Image.Image], dict]) -> tuple[dict, int]:
     """`words` with the sure lines of each missed region added as new blocks (page coordinates);
     `read(crop)` is tesseract's image_to_data on a crop (psm 6). Returns (words, lines added)."""
+    if not all(k in words for k in ("left", "top", "width", "height")):
+        return words, 0  # a reading without word boxes cannot tell what it covered
     regions = missed_regions(prep, words)
     if not regions:
         return words, 0

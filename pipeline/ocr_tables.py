@@ -466,9 +466,30 @@ def read_tables(img: Image.Image, words: dict, rotated: int = 0, angle: float = 
         if matrix is not None:
             cx, cy = (float(v) for v in matrix @ np.array([cx, cy, 1.0]))
         centre[i] = (cx, cy)
+    grids = [g for g in grids if _looks_like_a_table(g, centre)]
+    if not grids:
+        return None
     if matrix is not None:
         arr = cv2.warpAffine(arr, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
     return _assemble(words, idx, centre, grids, ink, rules, s, arr, lang, timeout)
+
+
+MIN_CELLS = 6        # a 2 x 2 "grid" was a stamp ring crossed by signature strokes (harsh p4)
+MIN_FILLED = 0.35    # share of cells holding a word: the sample tables 0.73-0.83, hatching 0.00
+
+
+def _looks_like_a_table(g: Grid, centre: dict[int, tuple[float, float]]) -> bool:
+    """Rules that enclose text in most of their cells. A signature's strokes and a stamp's ring
+    also make crossing lines; what they enclose is mostly empty, or one block of text."""
+    if g.nrows * g.ncols < MIN_CELLS:
+        return False
+    filled = set()
+    for cx, cy in centre.values():
+        r = next((k for k in range(g.nrows) if g.ys[k] <= cy < g.ys[k + 1]), None)
+        c = next((k for k in range(g.ncols) if g.xs[k] <= cx < g.xs[k + 1]), None)
+        if r is not None and c is not None:
+            filled.add((r, c))
+    return len(filled) >= MIN_FILLED * g.nrows * g.ncols
 
 
 def _assemble(words: dict, idx: list[int], centre: dict, grids: list[Grid], ink: np.ndarray,
@@ -768,10 +789,11 @@ def _tesseract_chars(img: Image.Image, lang: str, timeout: float) -> Optional[li
 
     import pytesseract
 
+    from congvan.pipeline.limits import ocr_slot
     from congvan.pipeline.ocr import _as_ppm  # pytesseract would zlib-encode a PNG to hand it over
 
     try:
-        with _as_ppm(img) as raw:
+        with ocr_slot(), _as_ppm(img) as raw:
             hocr = pytesseract.image_to_pdf_or_hocr(raw, lang=lang, config="--psm 7 -c hocr_char_boxes=1",
                                                     extension="hocr", timeout=timeout).decode("utf-8")
     except Exception as exc:  # noqa: BLE001
