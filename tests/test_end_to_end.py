@@ -64,12 +64,12 @@ def test_header_fields_match_gold(ingested, sample):
     rec = _records(ingested)[sample.name]
     gold = _gold_for(sample)
     variant = _variant(sample)
-    fields = ["doc_type"] if variant == "harsh" else ["doc_type", "issued_date"]  # harsh: README, limitations
+    fields = ["doc_type", "issued_date"]
     if variant in {"text", "garbled"}:  # OCR may read a symbol's "1" as "I": README, limitations
         fields += ["number", "symbol", "place"]
     for f in fields:
         assert rec[f] == gold[f], f"{sample.name}: {f}"
-    if variant in {"text", "garbled"}:
+    if variant in {"text", "garbled", "harsh"}:  # harsh: the signer's block under the stamp is re-read
         assert rec["signer"]["name"] == gold["signer"]["name"]
 
 
