@@ -209,9 +209,22 @@ def _open_pdfium(path: Path):
         return pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
         msg = str(exc)
-        if "password" in msg.lower():
+        if "password" in msg.lower() and _declares_encryption(path):
             raise EncryptedInput(f"{path.name} is password-protected; we do not guess passwords") from exc
         raise CorruptInput(f"{path.name} cannot be opened as a PDF ({msg.split('(', 1)[-1].rstrip(').')})") from exc
+
+
+def _declares_encryption(path: Path) -> bool:
+    """Does the file carry an /Encrypt dictionary? PDFium's last error is process-wide and some
+    failed loads do not set it, so a 0-page file read after a password-protected one was reported
+    as password-protected too (seen in the fault suite); its word alone is not enough."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if b"/Encrypt" in tail + chunk:
+                return True
+            tail = chunk[-16:]
+    return False
 
 
 def _flatten_annotations(pdf_doc) -> Optional[io.BytesIO]:

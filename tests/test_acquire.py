@@ -299,3 +299,24 @@ def test_ocr_timeout_is_a_limit(tmp_path):
     make_image(LINES).save(p)
     with pytest.raises(LimitExceeded, match="ocr_timeout"):
         acquire(p, _settings(ocr_timeout=0.01))
+
+
+def test_a_broken_file_after_an_encrypted_one_is_not_called_encrypted(tmp_path):
+    """PDFium's last error outlives the call that set it: a 0-page file opened right after a
+    password-protected one must still be reported as corrupt, not as password-protected."""
+    from pypdf import PdfWriter
+
+    from congvan.pipeline.acquire import _open_pdfium
+    from congvan.pipeline.errors import CorruptInput, EncryptedInput
+
+    locked = PdfWriter()
+    locked.add_blank_page(200, 200)
+    locked.encrypt("secret")
+    locked.write(tmp_path / "locked.pdf")
+    PdfWriter().write(tmp_path / "zero.pdf")
+    with pytest.raises(EncryptedInput):
+        _open_pdfium(tmp_path / "locked.pdf")
+    with pytest.raises(CorruptInput):
+        doc = _open_pdfium(tmp_path / "zero.pdf")
+        if len(doc) == 0:  # PDFium may open it: then the page check names it
+            raise CorruptInput("no pages")
