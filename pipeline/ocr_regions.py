@@ -28,20 +28,28 @@ KEEP_WORD_CONF = 40.0  # ... and loses leading/trailing tokens under this (stray
 # thirds of them Vietnamese syllables or short capital codes ("V BAN NHANFT", conf ≥ 65, was not)
 
 
-def missed_regions(prep: Image.Image, words: dict) -> list[tuple[int, int, int, int]]:
-    """(x, y, w, h) of inked regions no read word covers, largest first."""
-    import cv2
-
-    a = np.asarray(prep.convert("L"))
-    ink = (a < 128).astype(np.uint8)
+def _real_words(words: dict) -> list[int]:
+    """Indices of words tesseract read (text, and a confidence: -1 marks layout rows)."""
+    out = []
     for i, w in enumerate(words.get("text", [])):
         try:
             conf = float(words["conf"][i])
         except (TypeError, ValueError):
             conf = -1
         if (w or "").strip() and conf >= 0:
-            l, t, ww, hh = words["left"][i], words["top"][i], words["width"][i], words["height"][i]
-            ink[max(0, t - MARGIN):t + hh + MARGIN, max(0, l - MARGIN):l + ww + MARGIN] = 0
+            out.append(i)
+    return out
+
+
+def missed_regions(prep: Image.Image, words: dict) -> list[tuple[int, int, int, int]]:
+    """(x, y, w, h) of inked regions no read word covers, largest first."""
+    import cv2
+
+    a = np.asarray(prep.convert("L"))
+    ink = (a < 128).astype(np.uint8)
+    for i in _real_words(words):
+        l, t, ww, hh = words["left"][i], words["top"][i], words["width"][i], words["height"][i]
+        ink[max(0, t - MARGIN):t + hh + MARGIN, max(0, l - MARGIN):l + ww + MARGIN] = 0
     if int(ink.sum()) < MIN_INK:
         return []
     small = cv2.resize(ink, (max(1, ink.shape[1] // SCALE), max(1, ink.shape[0] // SCALE)),
@@ -64,13 +72,8 @@ def missed_regions(prep: Image.Image, words: dict) -> list[tuple[int, int, int, 
 def _lines(words: dict) -> list[list[int]]:
     """Indices of real words, grouped by tesseract's (block, paragraph, line)."""
     groups: dict[tuple, list[int]] = {}
-    for i, w in enumerate(words.get("text", [])):
-        try:
-            conf = float(words["conf"][i])
-        except (TypeError, ValueError):
-            conf = -1
-        if (w or "").strip() and conf >= 0:
-            groups.setdefault((words["block_num"][i], words["par_num"][i], words["line_num"][i]), []).append(i)
+    for i in _real_words(words):
+        groups.setdefault((words["block_num"][i], words["par_num"][i], words["line_num"][i]), []).append(i)
     return list(groups.values())
 
 
