@@ -121,9 +121,7 @@ def extract(path: Path, settings: Settings, *, fn=None):
     `fn(path: str, settings)`, a module-level function, replaces extract_file (tests)."""
     fn = fn or _extract_in_child
     if _UNAVAILABLE:
-        from congvan.pipeline.run import extract_file
-
-        return extract_file(Path(path), settings)
+        return _in_this_process(path, settings)
     workers = max(1, int(settings.workers))
     pool = _pool(workers)
     try:
@@ -142,11 +140,15 @@ def extract(path: Path, settings: Settings, *, fn=None):
         # cannot be re-imported); every later file is read in this process without trying again.
         _mark_unavailable()
         log.warning("worker processes cannot start here: reading %s in this process", path)
-        from congvan.pipeline.run import extract_file
-
-        return extract_file(Path(path), settings)
+        return _in_this_process(path, settings)
     raise CorruptInput(f"{Path(path).name} crashed the reader process ({code}): not processed further",
                        stage="extract")
+
+
+def _in_this_process(path: Path, settings: Settings):
+    from congvan.pipeline.run import extract_file
+
+    return extract_file(Path(path), settings)
 
 
 def _alone_child(conn, fn, path: str, settings: Settings, slots) -> None:
@@ -179,8 +181,8 @@ def _run_alone(fn, path: str, settings: Settings):
 def _how_it_ended(code: Optional[int]) -> str:
     import signal
 
-    if code is None or code == 0:
-        return "exit status 0" if code == 0 else "still running"
+    if code is None:
+        return "still running"
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"

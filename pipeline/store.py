@@ -36,6 +36,7 @@ import duckdb
 from congvan.pipeline.errors import DatabaseBusy
 from congvan.schemas.record import Record
 
+
 def _remember_missing_pandas() -> None:
     """DuckDB's Python binding tries `import pandas` for every bound parameter; without pandas
     installed each try walks sys.path again (~0.2 ms, ~1,500 per saved record: a third of a save).
@@ -499,9 +500,8 @@ class Store:
     def _writer(self) -> duckdb.DuckDBPyConnection:
         if self.read_only:
             raise PermissionError("this Store was opened read-only")
-        held = getattr(self, "_held", None)
-        if held is not None:
-            return _Borrowed(held)
+        if self._held is not None:
+            return _Borrowed(self._held)
         return self._connect(read_only=False)
 
     @contextlib.contextmanager
@@ -514,7 +514,7 @@ class Store:
         """
         if self.read_only:
             raise PermissionError("this Store was opened read-only")
-        if getattr(self, "_held", None) is not None:
+        if self._held is not None:
             yield
             return
         con = self._connect(read_only=False)
@@ -647,11 +647,8 @@ class Store:
         """Save several records through one open of the file (each still in its own
         transaction, so one bad record does not undo the others). Saves the cost of
         reopening DuckDB per document when loading a batch."""
-        con = self._writer()
-        try:
-            return [self._save_on(con, r) for r in records]
-        finally:
-            con.close()
+        with self.holding():
+            return [self.save(r) for r in records]
 
     @staticmethod
     def _doc_values(record: Record, doc_id: str, path, original_name, now) -> tuple[list[str], list]:
