@@ -6,7 +6,8 @@ last page lost "KT. CHỦ TỊCH / … / Lại Văn Hoàn" entirely, while a cro
 uniform block (psm 6) gives it back. So: ink the first reading did not cover, grouped into
 line-sized regions, is cropped and read alone; only lines tesseract is sure of are kept (a
 signature or a stamp's ring reads as low-confidence debris and is dropped). Pages where every
-inked region became words (clean pages) cost one numpy pass and no tesseract call.
+inked region became words (clean pages) cost one numpy pass and no tesseract call. Regions inside a
+ruled table (its lines, its skipped cells) are left to ocr_tables, which re-reads cells.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from congvan.pipeline.postcorrect import tsv_words
 from congvan.pipeline.quality import is_syllable
 
 SCALE = 4              # regions are found on a 1/4 image: fast, and merges letters into lines
@@ -28,26 +30,13 @@ KEEP_WORD_CONF = 40.0  # ... and loses leading/trailing tokens under this (stray
 # thirds of them Vietnamese syllables or short capital codes ("V BAN NHANFT", conf ≥ 65, was not)
 
 
-def _real_words(words: dict) -> list[int]:
-    """Indices of words tesseract read (text, and a confidence: -1 marks layout rows)."""
-    out = []
-    for i, w in enumerate(words.get("text", [])):
-        try:
-            conf = float(words["conf"][i])
-        except (TypeError, ValueError):
-            conf = -1
-        if (w or "").strip() and conf >= 0:
-            out.append(i)
-    return out
-
-
 def missed_regions(prep: Image.Image, words: dict) -> list[tuple[int, int, int, int]]:
     """(x, y, w, h) of inked regions no read word covers, largest first."""
     import cv2
 
     a = np.asarray(prep.convert("L"))
     ink = (a < 128).astype(np.uint8)
-    for i in _real_words(words):
+    for i in tsv_words(words):
         l, t, ww, hh = words["left"][i], words["top"][i], words["width"][i], words["height"][i]
         ink[max(0, t - MARGIN):t + hh + MARGIN, max(0, l - MARGIN):l + ww + MARGIN] = 0
     if int(ink.sum()) < MIN_INK:
@@ -65,14 +54,25 @@ def missed_regions(prep: Image.Image, words: dict) -> list[tuple[int, int, int, 
         dark = int(ink[y:y + h, x:x + w].sum())
         if dark >= MIN_INK:
             found.append((dark, (x, y, w, h)))
+    if found:  # a ruled table's lines and skipped cells are ocr_tables' to read (cell by cell)
+        from congvan.pipeline.ocr_tables import table_boxes
+
+        tables = table_boxes(a, words)
+        found = [f for f in found if not any(_inside(f[1], t) for t in tables)]
     found.sort(reverse=True)
     return [box for _, box in found[:MAX_REGIONS]]
+
+
+def _inside(box: tuple[int, int, int, int], table: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    cx, cy = x + w / 2.0, y + h / 2.0
+    return table[0] <= cx <= table[2] and table[1] <= cy <= table[3]
 
 
 def _lines(words: dict) -> list[list[int]]:
     """Indices of real words, grouped by tesseract's (block, paragraph, line)."""
     groups: dict[tuple, list[int]] = {}
-    for i in _real_words(words):
+    for i in tsv_words(words):
         groups.setdefault((words["block_num"][i], words["par_num"][i], words["line_num"][i]), []).append(i)
     return list(groups.values())
 

@@ -438,10 +438,26 @@ def read_tables(img: Image.Image, words: dict, rotated: int = 0, angle: float = 
             log.warning("OCR word boxes (%sx%s) do not match the page image (%sx%s): tables not read",
                         words["width"][p], words["height"][p], grey.width, grey.height)
             return None
+    arr = np.asarray(grey, dtype=np.uint8)
+    found = find_tables(arr, words, idx)
+    if found is None:
+        return None
+    grids, ink, rules, s, matrix, centre = found
+    if matrix is not None:
+        h, w = arr.shape
+        arr = cv2.warpAffine(arr, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
+    return _assemble(words, idx, centre, grids, ink, rules, s, arr, lang, timeout)
+
+
+def find_tables(arr: np.ndarray, words: dict, idx: list[int]):
+    """The page's ruled tables: (grids, ink, rules, text height, levelling matrix or None, word
+    centres), all in the levelled frame; None when there is none. Also what ocr_regions asks so
+    as to leave table cells to the cell re-read."""
+    import cv2
+
     s = _text_height(words, idx)
     if s <= 0:
         return None
-    arr = np.asarray(grey, dtype=np.uint8)
     ink = _ink(arr)
     hmask, vmask = rule_masks(ink, s)
     if not vmask.any() or not hmask.any():
@@ -469,9 +485,27 @@ def read_tables(img: Image.Image, words: dict, rotated: int = 0, angle: float = 
     grids = [g for g in grids if _looks_like_a_table(g, centre)]
     if not grids:
         return None
-    if matrix is not None:
-        arr = cv2.warpAffine(arr, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
-    return _assemble(words, idx, centre, grids, ink, rules, s, arr, lang, timeout)
+    return grids, ink, rules, s, matrix, centre
+
+
+def table_boxes(arr: np.ndarray, words: dict) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) of each ruled table in the page's own (unlevelled) frame."""
+    import cv2
+
+    found = find_tables(arr, words, _word_indices(words))
+    if found is None:
+        return []
+    grids, matrix = found[0], found[4]
+    inverse = cv2.invertAffineTransform(matrix) if matrix is not None else None
+    boxes = []
+    for g in grids:
+        x0, y0, x1, y1 = g.bbox
+        corners = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]])
+        if inverse is not None:
+            corners = np.c_[corners[:, :2] @ inverse[:, :2].T + inverse[:, 2], np.ones(4)]
+        boxes.append((float(corners[:, 0].min()), float(corners[:, 1].min()),
+                      float(corners[:, 0].max()), float(corners[:, 1].max())))
+    return boxes
 
 
 MIN_CELLS = 6        # a 2 x 2 "grid" was a stamp ring crossed by signature strokes (harsh p4)

@@ -808,7 +808,9 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _tsv_words(d: dict) -> list[int]:
+def tsv_words(d: dict) -> list[int]:
+    """Indices of the words tesseract read in an image_to_data dict (text, and a confidence:
+    -1 marks layout rows)."""
     out = []
     for i, w in enumerate(d.get("text", [])):
         try:
@@ -830,11 +832,11 @@ def arbitrate_readings(data: dict, others: list[dict]) -> tuple[dict, int]:
     the candidates are limited to what some model saw, so a correct word is only replaced when a
     model read the alternative. Returns (new dict, number of words replaced)."""
     d = {k: list(v) for k, v in data.items()}
-    idx = _tsv_words(d)
+    idx = tsv_words(d)
     cores = [(_CORE.search(_nfc(d["text"][i])) or None) for i in idx]
     changed = 0
     for other in others:
-        oidx = _tsv_words(other)
+        oidx = tsv_words(other)
         by_line: dict[int, list[int]] = {}
         for j in oidx:
             by_line.setdefault(other["top"][j] // 50, []).append(j)
