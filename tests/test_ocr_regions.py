@@ -84,3 +84,25 @@ def test_which_lines_are_kept(tokens, confs, kept):
     n = len(tokens)
     words = {"text": tokens, "conf": confs, "block_num": [1] * n, "par_num": [1] * n, "line_num": [1] * n}
     assert bool(ocr_regions.sure_lines(words)) is kept
+
+
+@needs_tesseract
+def test_a_skipped_cell_inside_a_ruled_table_is_left_to_the_table_reader():
+    img = Image.new("L", (2480, 1200), 255)
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 42)
+    xs, ys = [200, 600, 1400, 2200], [200, 300, 400, 500]
+    for x in xs:
+        d.line([(x, ys[0]), (x, ys[-1])], fill=0, width=4)
+    for y in ys:
+        d.line([(xs[0], y), (xs[-1], y)], fill=0, width=4)
+    cells = [(r, c, f"Ô {r}{c} thi đua") for r in range(3) for c in range(3)]
+    for r, c, text in cells:
+        d.text((xs[c] + 30, ys[r] + 25), text, font=font, fill=0)
+    full = ocr.tesseract_words(img, "vie", 4, 60)
+    # the reading without the first cell's words (what a layout that skipped it returns)
+    keep = [i for i, (x, y) in enumerate(zip(full["left"], full["top"])) if not (x < 600 and 200 < y < 300)]
+    first = {k: [v[i] for i in keep] for k, v in full.items()}
+    assert ocr_regions.missed_regions(img, first) == []
+    out, added = ocr_regions.recover_missed_text(img, first, lambda c: pytest.fail("table cells are not re-read here"))
+    assert added == 0
