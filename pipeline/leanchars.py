@@ -12,12 +12,15 @@ dict of the sample and real-world PDFs).
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pdfplumber
 from pdfminer.layout import LTChar
 from pdfplumber.page import ALL_ATTRS, Page, fix_fontname_bytes
 from pdfplumber.utils import resolve_all, resolve_and_decode
+
+log = logging.getLogger("congvan.acquire")
 
 CHECKED_VERSION = "0.11.10"
 ENABLED = pdfplumber.__version__ == CHECKED_VERSION
@@ -27,7 +30,21 @@ _COLOR_SPACE_NAMES: dict[str, Any] = {}  # PDFColorSpace.name → its decoded fo
 
 
 class LeanPage(Page):
-    """A pdfplumber Page with a fast path for glyphs in `process_object` (see the module doc)."""
+    """A pdfplumber Page with a fast path for glyphs in `process_object` (see the module doc),
+    whose objects PLAYA reads when the page has a PLAYA twin (pipeline/playaobjects.py)."""
+
+    _playa = None  # the same page in a PLAYA document, set by make_lean
+
+    def parse_objects(self):  # type: ignore[override]
+        twin = self._playa
+        if twin is not None:
+            from congvan.pipeline import playaobjects
+
+            try:
+                return playaobjects.page_objects(self, twin)
+            except playaobjects.NotMapped as exc:
+                log.debug("page %d read by pdfminer: %s", self.page_number, exc)
+        return super().parse_objects()
 
     def process_object(self, obj, _attrs=ALL_ATTRS, _plain=_PLAIN, _all_plain=_PLAIN.issuperset):  # type: ignore[override]
         if type(obj) is not LTChar:
@@ -80,11 +97,28 @@ def _normalize(form: str, text: str) -> str:
     return normalize(form, text)
 
 
-def make_lean(pdf) -> None:
-    """Give every page of an open pdfplumber PDF the fast glyph path, when the version matches.
-    Call before any page's objects are read (they are parsed once and cached)."""
+def make_lean(pdf, source=None) -> None:
+    """Give every page of an open pdfplumber PDF the fast paths, when the versions match:
+    objects read by PLAYA from `source` (the path or buffer pdfplumber opened), else glyph
+    dicts built lean from pdfminer's. Call before any page's objects are read (they are parsed
+    once and cached)."""
     if not ENABLED:
         return
-    for page in pdf.pages:
+    twins = None
+    if source is not None:
+        from congvan.pipeline import playaobjects
+
+        doc = playaobjects.open_document(source)
+        if doc is not None:
+            pdf._playa_document = doc  # PLAYA pages hold their document weakly: keep it alive with the PDF
+            try:
+                twins = list(doc.pages)
+            except Exception:  # noqa: BLE001 - a page tree PLAYA cannot walk: pdfminer reads it
+                twins = None
+            if twins is not None and len(twins) != len(pdf.pages):
+                twins = None
+    for i, page in enumerate(pdf.pages):
         if type(page) is Page:
             page.__class__ = LeanPage
+            if twins is not None:
+                page._playa = twins[i]
