@@ -159,13 +159,12 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
         wordspace = 0.0 if font.multibyte else gstate.wordspace / fontsize
         tlm_ctm = mult_matrix(tobj.line_matrix, tobj.ctm)
         scaling_matrix = (fontsize * scaling, 0, 0, fontsize, 0, gstate.rise)
-        step = fontsize * scaling
         x, y = tobj._glyph_offset
         pos = x
         decode = font.decode
         for arg in tobj.args:
             if isinstance(arg, (int, float)):
-                pos -= arg * 0.001 * step
+                pos -= arg * 0.001 * fontsize * scaling
                 continue
             for cid, text in decode(arg):
                 if not chars:  # kinds in order of first appearance, as pdfplumber lists them
@@ -185,7 +184,7 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
                 disp = textwidth + charspace
                 if cid == 32:
                     disp += wordspace
-                pos += disp * step
+                pos += disp * fontsize * scaling
                 x0, y0, x1, y1 = transform_bbox(matrix, (0, descent, textwidth, top_y))
                 top = (height - y1) + mb_top
                 if mb_x0 != 0:
@@ -206,6 +205,8 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
                     "non_stroking_color": nvals,
                     "top": top, "bottom": (height - y0) + mb_top, "doctop": doctop0 + top,
                 })
+        if tobj._next_glyph_offset is None:  # where the next text object starts, as __iter__ leaves it
+            tobj._next_glyph_offset = (pos, y)
 
     def lt_dict(obj) -> dict:
         """A playa.miner LT object (line, rect, curve, image) as pdfplumber's process_object."""
