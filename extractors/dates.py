@@ -57,7 +57,7 @@ def clean(s: str) -> str:
 
 
 # ---------------------------------------------------------------- the text view
-@dataclass
+@dataclass(frozen=True)
 class View:
     """A repaired copy of a text with `idx[i]` = offset in the original of view character i."""
 
@@ -112,7 +112,10 @@ def _nfc_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), idx
 
 
+@lru_cache(maxsize=16)
 def make_view(text: str) -> View:
+    """Shared, not copied: references, movements and tasks each view the same document text
+    (and tables repeat cells), so the view is built once; nobody changes a View."""
     body, cur_idx = _nfc_with_map(text)
     for pat, repl in _view_rules():
         body, cur_idx = _apply(body, cur_idx, pat, repl)
