@@ -91,8 +91,9 @@ def _title_of_body(u: str) -> Optional[str]:
     words = u.split()
     for k in range(1, len(words)):  # the shortest title first: "GIÁM ĐỐC" | "SỞ NỘI VỤ", not "… SỞ NỘI" | "VỤ"
         head, body = " ".join(words[:k]), " ".join(words[k:])
+        fb = fold(body)
         if body.split()[0] not in tables.issuer_codes() and not any(
-                fold(body) == fold(p) or fold(body).startswith(fold(p) + " ") for p, _, _ in tables.bodies()):
+                fb == p or fb.startswith(p + " ") for p in tables.folded_bodies()):
             continue
         cased = case_title(head)
         if cased:

@@ -44,6 +44,15 @@ def bodies() -> list[tuple[str, str, str]]:
 
 
 @lru_cache(None)
+def folded_bodies() -> tuple[str, ...]:
+    """The body prefixes folded (spans.fold), in bodies() order: compared against on every
+    upper-case signer line, so folded once."""
+    from .spans import fold
+
+    return tuple(fold(p) for p, _, _ in bodies())
+
+
+@lru_cache(None)
 def admin_units() -> list[tuple[str, str, str]]:
     """(upper word, cased, level), longest first so THỊ XÃ beats XÃ."""
     return sorted(((r[0], r[1], r[2]) for r in _rows("admin_units.tsv")), key=lambda r: -len(r[0]))
