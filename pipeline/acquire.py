@@ -874,13 +874,25 @@ class _Grid:
 
     def rows(self, view, i: int, table=None) -> list:
         """`extract()` of table i on `view` (pdfplumber's default text settings, as `extract_tables`)."""
-        from pdfplumber.table import TableSettings
+        from pdfplumber.table import Table, TableSettings
 
         _, done = self._read.setdefault(id(view), (view, {}))
         if i not in done:
             t = table if table is not None else self.tables(view)[i]
-            done[i] = t.extract(**(TableSettings.resolve(None).text_settings or {}))
+            # Table.extract tests every glyph of the page against every row; the glyphs whose
+            # middle is inside the table are all it can keep (the same test, on the table's box)
+            x0, top, x1, bottom = t.bbox
+            inside = [c for c in view.chars if x0 <= (c["x0"] + c["x1"]) / 2 < x1
+                      and top <= (c["top"] + c["bottom"]) / 2 < bottom]
+            done[i] = Table(_Glyphs(inside), t.cells).extract(**(TableSettings.resolve(None).text_settings or {}))
         return done[i]
+
+
+class _Glyphs:
+    """Just the glyphs, for pdfplumber's Table.extract (which reads `page.chars` only)."""
+
+    def __init__(self, chars: list):
+        self.chars = chars
 
 
 def _layer_text(page, grid: Optional[_Grid] = None) -> str:
