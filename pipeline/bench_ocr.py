@@ -329,10 +329,12 @@ def _held_out_text(gt: str, seeds_dir: Path) -> str:
 
 
 def run_benchmark(samples_dir: Path, variants: list[str] | None = None, write: bool = True,
-                  verbose: bool = True, results: Path | None = None, seeds_dir: Path = SEEDS) -> dict:
+                  verbose: bool = True, results: Path | None = None, seeds_dir: Path = SEEDS,
+                  only: list[str] | None = None) -> dict:
     """Score raw tesseract and the pipeline (before/after post-correction) on the samples.
 
-    Post-correction runs leave-one-out: the LM minus the seed text the file was made from."""
+    Post-correction runs leave-one-out: the LM minus the seed text the file was made from.
+    `only`: file names (or parts of them, "004-harsh") to score, the rest of the variant skipped."""
     from congvan.config import Settings
     from congvan.pipeline import postcorrect as pc_mod
     from congvan.pipeline.acquire import acquire
@@ -348,6 +350,8 @@ def run_benchmark(samples_dir: Path, variants: list[str] | None = None, write: b
     for variant in variants or list(VARIANTS):
         paths = sorted({p for pat in VARIANTS[variant] for p in samples_dir.glob(pat)})
         for path in paths:
+            if only and not any(o in path.name for o in only):
+                continue
             gt_path = path.with_name(path.stem + ".gt.txt")
             if not gt_path.exists():
                 continue
@@ -461,8 +465,19 @@ def print_table(result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """`python -m congvan.pipeline.bench_ocr [SAMPLES_DIR [VARIANT|FILE ...]] [--no-write]`: a word
+    that names a variant (garbled, scan, harsh, image) selects it, any other one a file by name
+    ("004-harsh"); --no-write leaves benchmarks/results/ocr.json alone (a partial run)."""
     args = sys.argv[1:] if argv is None else argv
-    run_benchmark(Path(args[0]) if args else Path("samples"), args[1:] or None)
+    write = "--no-write" not in args
+    args = [a for a in args if a != "--no-write"]
+    picks = args[1:]
+    variants = [a for a in picks if a in VARIANTS] or None
+    only = [a for a in picks if a not in VARIANTS] or None
+    if only and not variants:
+        variants = [v for v in VARIANTS if any(o in p.name for o in only for pat in VARIANTS[v]
+                                               for p in Path(args[0] if args else "samples").glob(pat))]
+    run_benchmark(Path(args[0]) if args else Path("samples"), variants, write=write, only=only)
 
 
 if __name__ == "__main__":

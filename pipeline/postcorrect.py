@@ -8,9 +8,13 @@ a missed fix (it silently changes a legal text):
   or dispatch knows ("nãm", "cợ"), is wrong and goes to its best candidate (capitalised ones only by
   a known confusion or a diacritic: "Đạ Huoai", "Cư Jút" are real names). A known syllable is
   replaced only when the language model prefers a look-alike by a wide margin and the word forms no
-  known pair with its neighbours ("tập thế," → "tập thể,"). The margin is 5 nats on clean text and
-  drops on pages whose share of non-words shows the OCR struggling, and for words tesseract doubted
-  (< 0.6). There is no "tesseract was sure" veto: harsh scans get 0.9+ on half their tone slips.
+  known pair with its neighbours ("tập thế," → "tập thể,"), or only a dictionary pair the dispatches
+  never use while the look-alike forms one they use ("đoàn thế và" → "đoàn thể và"). The margin is
+  5 nats on clean text and drops on pages whose share of non-words, or of known words a look-alike
+  fits much better (`page_slips`: a blurred scan's tone slips), shows the OCR struggling, and for
+  words tesseract doubted (< 0.6). There is no "tesseract was sure" veto: harsh scans get 0.9+ on
+  half their tone slips. Capitalised words beside capitalised words are names: they change only
+  into a pair the corpus has seen ("Lâm Đông" → "Lâm Đồng", never "Trương" → "Trường").
 - **Candidates** come from character-level confusion patterns (`data/postcorrect_confusions.tsv`,
   "ứi"→"th", "rn"→"m", …), from syllables with the same letters but other diacritics (lost or wrong
   tone/hook/circumflex; hỏi↔sắc cheapest), and from a fuzzy match one letter away; each carries a
@@ -22,7 +26,11 @@ a missed fix (it silently changes a legal text):
   their own repairs: "6794BND-TH" → "679/UBND-TH" (the code after the slash must be a known code from
   `extractors/data`), "29:02/2074" in a 2024 letter → "29/02/2024" (only future outliers, never old
   dates), "SỐ:^/UBND" → "Số: /UBND" (the blank for a hand-written number kept), specks (^ ~ ¬ „)
-  dropped, a table rule read as "|" turned into a tab.
+  dropped, a table rule read as "|" turned into a tab; punctuation standing alone ("tổng .",
+  "tỉnh : :") dropped, a period inside a word the corpus never splits removed ("thi. đua"), else
+  made a comma ("đơn vị. địa phương"); "lần thứ VIH" → "VIII"; a list letter that breaks a) b) c) d)
+  đ) where one stroke fixes it; the "Nơi nhận" list put back in its fixed shape (bullets, ";" item
+  ends, "- Lưu: VT, NCKS.").
 
 Every change is reported with its span in the input, the rule and a score, so callers can keep the
 original beside the repaired text and audit the corrector.
@@ -480,11 +488,12 @@ def _fix_unknown(toks: list[_Tok], i: int) -> None:
     t.fixed, t.rule, t.score = w, rule, round(s, 2)
 
 
-def _margin(noise: float, low_conf: bool = False) -> float:
+def _margin(noise: float, low_conf: bool = False, slips: float = 0.0) -> float:
     """Score gain a known syllable's replacement needs: high on clean pages, lower on pages whose
-    share of non-words shows the OCR is struggling (the prior odds of any word being wrong rise),
-    and lower again for a word tesseract itself doubted."""
-    m = VALID_MARGIN - math.log(max(1.0, noise / CLEAN_NOISE))
+    share of non-words (`noise`) or of doubtful known words (`slips`, see `page_slips`) shows the OCR
+    struggling (the prior odds of any word being wrong rise), and lower again for a word tesseract
+    itself doubted."""
+    m = VALID_MARGIN - math.log(max(1.0, noise / CLEAN_NOISE)) - math.log(max(1.0, slips / CLEAN_SLIPS))
     if low_conf:
         return max(MIN_MARGIN_LOWCONF, m - LOWCONF_BONUS)
     return max(MIN_MARGIN, m)
@@ -499,19 +508,35 @@ def page_noise(toks: list[_Tok]) -> float:
     return (bad + NOISE_PRIOR * CLEAN_NOISE) / (len(words) + NOISE_PRIOR)
 
 
-def _fix_known(toks: list[_Tok], i: int, noise: float = 0.0) -> Optional[tuple[str, str, float]]:
-    """(replacement, rule, gain) for a known syllable that context overrules, else None."""
+# A blurred scan reads real words with the wrong tone (thể → thế, nổi → nối, tỉnh → tính) far more often
+# than it produces non-words, so the share of non-words alone calls such a page clean. Second
+# measure: the share of known words for which a diacritic look-alike fits both neighbours markedly
+# better (SLIP_GAIN nats) while the word itself forms no known pair. Clean and mildly degraded
+# scans: 0–2.3 % (sample pages of ≥ 300 words); the harsh scan: 4.6–5.1 %. The bar drops by
+# log(slips / CLEAN_SLIPS) nats (harsh 004: ~1.3), and only for look-alikes that form a pair the
+# dispatches use (`_fix_known`). CLEAN_SLIPS 0.01 against 0.015: harsh 1.19 % either way, mild scans
+# 0.37 → 0.36 %, the four seeds as harsh scans 9.54 → 9.49 %, no new false correction; 0.0075 made
+# "Nguyễn Nhân Bản" "Nguyên" and "cần trao đổi" "cẩn" on real-world scans.
+SLIP_GAIN = 2.0
+CLEAN_SLIPS = 0.01
+SLIP_PRIOR = 200  # pseudo-words at the clean rate: a short page is no evidence either way
+
+
+def _best_lookalike(toks: list[_Tok], i: int) -> Optional[tuple[float, float, str, str, float]]:
+    """(gain over the word as read, candidate channel cost, candidate, rule, own score) of the best
+    diacritic look-alike of known word i that forms a known pair with a neighbour; None when the word
+    has no neighbour, already forms a known pair, or nothing qualifies."""
     t = toks[i]
-    if _ROMAN.match(t.text) or (t.text.isupper() and len(t.text) <= 4 and t.text.isascii()):
-        return  # roman numerals and short codes (XI, TU) are not syllables in context
     left, right = _neigh(toks, t.left), _neigh(toks, t.right)
     if left is None and right is None:
-        return
-    low_conf = t.conf is not None and t.conf < 0.6
+        return None
     own, own_ctx = _score(t.low, left, right, 0.0)
-    if own_ctx > 0:
-        return  # the word already forms a known pair with a neighbour
-    margin = _margin(noise, low_conf)
+    # The word already forms a known pair with a neighbour: it stays, unless that pair is only a
+    # dictionary entry the dispatches never use ("đoàn thế và": "thế và") and a look-alike forms a
+    # pair they use often ("đoàn thể").
+    dict_only = own_ctx > 0
+    if dict_only and any(_lm().bi.get(p, (0, 0))[0] > 0 for p in ((left, t.low), (t.low, right)) if None not in p):
+        return None
     best = None
     own_sk = skeleton(t.low)
     for w, cost, rule in candidates(t.low, fuzzy=False):
@@ -519,10 +544,106 @@ def _fix_known(toks: list[_Tok], i: int, noise: float = 0.0) -> Optional[tuple[s
             continue  # a real word changes only by its diacritics: letter confusions ("r"→"í") turned
             # "cho trên 15%" into "cho tiên 15%" on a real-world scan
         s, ctx = _score(w, left, right, cost)
-        if ctx > 0 and s - own >= margin and (best is None or s > best[0]):
-            best = (s, w, rule)
-    if best:
-        return best[1], "context:" + best[2], round(best[0] - own, 2)
+        if dict_only and not any(_lm().bi.get(p, (0, 0))[0] >= OVERRIDE_PAIR for p in ((left, w), (w, right)) if None not in p):
+            continue
+        if ctx > 0 and (best is None or s - own > best[0]):
+            best = (s - own, cost, w, rule, own)
+    return best
+
+
+OVERRIDE_PAIR = 5  # corpus sightings of the look-alike's pair that outweigh a dictionary-only pair
+
+
+def _known_candidate(t: _Tok, toks: Optional[list[_Tok]] = None) -> bool:
+    """Roman numerals and short codes (XI, TU) are not syllables in context; a short capital syllable
+    beside another capital syllable is a word of a heading ("UY BAN NHÂN DÂN")."""
+    if _ROMAN.match(t.text):
+        return False
+    if t.text.isupper() and len(t.text) <= 4 and t.text.isascii():
+        if toks is None or not is_syllable(t.low):
+            return False
+        return any(k is not None and toks[k].text.isupper() and len(toks[k].text) >= 2 and is_syllable(toks[k].low)
+                   and toks[k].low in _lm().uni for k in (t.left, t.right))
+    return True
+
+
+def _title(t: _Tok) -> bool:
+    return len(t.text) >= 2 and t.text[0].isupper() and t.text[1:].islower()
+
+
+def _in_name(toks: list[_Tok], i: int) -> bool:
+    """A capitalised word next to another capitalised word: part of a proper name."""
+    t = toks[i]
+    return _title(t) and any(k is not None and _title(toks[k]) for k in (t.left, t.right))
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """Vietnamese family names (the extractors' `surnames.txt`), lower case."""
+    try:
+        text = _read("congvan.extractors", "surnames.txt")
+    except (FileNotFoundError, ModuleNotFoundError):
+        return frozenset()
+    return frozenset(_nfc(ln.strip()).lower() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+def _person_name(toks: list[_Tok], i: int) -> bool:
+    """Word i is the family name opening a person's name ("Nguyễn Nhân Bản", "Lại Văn Hoàn"): it is
+    never "corrected" ("Nguyên Nhân" makes a pair prose knows). The other words of a name follow the
+    rule for capitalised words (`_name_seen`), which lets "Lâm Đông" become the province "Lâm Đồng"."""
+    t = toks[i]
+    return _title(t) and t.text.lower() in surnames() and t.right is not None and _title(toks[t.right])
+
+
+def _name_seen(toks: list[_Tok], i: int, w: str) -> bool:
+    """`w` in place of word i makes a pair the corpus has seen (not only a dictionary): "Lâm Đông" →
+    "Lâm Đồng" (the province table and dispatches hold it), "Bạn Thị đua" → "Thi đua"."""
+    t = toks[i]
+    lm = _lm()
+    if t.left is not None and lm.bi.get((toks[t.left].low, w), (0, 0))[0] >= NAME_SEEN:
+        return True
+    return t.right is not None and lm.bi.get((w, toks[t.right].low), (0, 0))[0] >= NAME_SEEN
+
+
+NAME_SEEN = 2  # corpus sightings (not dictionary entries) of the pair a name's syllable would make
+
+
+def _lookalikes(toks: list[_Tok], known: list[int]) -> dict[int, Optional[tuple]]:
+    """`_best_lookalike` of each known word that may change at all (computed once a page)."""
+    return {i: _best_lookalike(toks, i) if _known_candidate(toks[i], toks) else None for i in known}
+
+
+def page_slips(toks: list[_Tok], known: list[int], looks: Optional[dict] = None) -> float:
+    """Share of the known words `known` that a look-alike beats by SLIP_GAIN (see CLEAN_SLIPS),
+    shrunk towards the clean rate."""
+    looks = _lookalikes(toks, known) if looks is None else looks
+    hits = sum(1 for i in known if looks.get(i) and looks[i][0] >= SLIP_GAIN)
+    return (hits + SLIP_PRIOR * CLEAN_SLIPS) / (len(known) + SLIP_PRIOR)
+
+
+_UNSET = object()
+
+
+def _fix_known(toks: list[_Tok], i: int, noise: float = 0.0, slips: float = 0.0,
+               look=_UNSET) -> Optional[tuple[str, str, float]]:
+    """(replacement, rule, gain) for a known syllable that context overrules, else None."""
+    t = toks[i]
+    if not _known_candidate(t, toks):
+        return  # roman numerals and short codes (XI, TU) are not syllables in context
+    low_conf = t.conf is not None and t.conf < 0.6
+    best = _best_lookalike(toks, i) if look is _UNSET else look
+    if best and _person_name(toks, i):
+        return None
+    if best and _in_name(toks, i) and not _name_seen(toks, i, best[2]):
+        return None  # "Trương Minh Đương" is no "Trường Minh Dương": a dictionary pair says nothing of names
+    if best is None:
+        return None
+    left, right = _neigh(toks, t.left), _neigh(toks, t.right)
+    used = any(_lm().bi.get(p, (0, 0))[0] > 0 for p in ((left, best[2]), (best[2], right)) if None not in p)
+    # The lower bar of a page full of tone slips is for look-alikes the dispatches use beside these
+    # neighbours; a pair only a dictionary lists ("thông tin cần" → "tin cẩn") must clear the usual one.
+    if best[0] >= _margin(noise, low_conf, slips if used else 0.0):
+        return best[2], "context:" + best[3], round(best[0], 2)
     return None
 
 
@@ -533,7 +654,7 @@ def _lp(a: Optional[str], b: str) -> float:
     return math.log(_p_bi(a, b)) if a else math.log(_p_uni(b))
 
 
-def _fix_pair(toks: list[_Tok], i: int, j: int, noise: float) -> Optional[tuple[tuple[str, str], str, float]]:
+def _fix_pair(toks: list[_Tok], i: int, j: int, noise: float, slips: float = 0.0) -> Optional[tuple[tuple[str, str], str, float]]:
     """((word i, word j), rule, gain) when two adjacent known syllables that form no known pair are
     both look-alikes of a known pair that context prefers by the margin (+ PAIR_EXTRA)."""
     a, b = toks[i], toks[j]
@@ -548,8 +669,11 @@ def _fix_pair(toks: list[_Tok], i: int, j: int, noise: float) -> Optional[tuple[
         return s
 
     own = score(a.low, b.low)
+    if _person_name(toks, i) or _person_name(toks, j):
+        return None
+    names = _in_name(toks, i) or _in_name(toks, j)
     low_conf = any(t.conf is not None and t.conf < 0.6 for t in (a, b))
-    margin = _margin(noise, low_conf) + PAIR_EXTRA
+    margin = _margin(noise, low_conf, slips) + PAIR_EXTRA
     ca = [(a.low, 0.0, "")] + [c for c in candidates(a.low, fuzzy=False) if c[1] <= 0.8 and skeleton(c[0]) == skeleton(a.low)]
     cb = [(b.low, 0.0, "")] + [c for c in candidates(b.low, fuzzy=False) if c[1] <= 0.8 and skeleton(c[0]) == skeleton(b.low)]
     best = None
@@ -557,6 +681,10 @@ def _fix_pair(toks: list[_Tok], i: int, j: int, noise: float) -> Optional[tuple[
         for wb, xb, rb in cb:
             if (wa, wb) == (a.low, b.low) or wa == a.low or wb == b.low or _ctx(wa, wb) <= 0:
                 continue
+            seen = _lm().bi.get((wa, wb), (0, 0))[0]
+            if names and seen < NAME_SEEN or not seen:
+                continue  # two words change only into a pair the dispatches use ("lảm mới" is no
+                # "làm mối", a dictionary entry); a name's only into one seen more than once
             s = score(wa, wb) - W_COST * (xa + xb)
             if s - own >= margin and (best is None or s > best[0]):
                 best = (s, (wa, wb), f"pair:{ra or '='}|{rb or '='}")
@@ -589,25 +717,32 @@ def _word_pass(text: str, confidences: Optional[dict], blocked: list[tuple[int, 
         for i in unknown:
             _fix_unknown(toks, i)
     noise = page_noise(toks)
+    known = [i for i, t in enumerate(toks) if not skip(t) and t.low in uni and is_syllable(t.low)]
+    looks = _lookalikes(toks, known)
+    slips = page_slips(toks, known, looks)
     # Decided against the text as read, applied together: one context change must not license the
     # next ("bị bỏ" → "bi bỏ" → "bi bô").
-    decided = {i: _fix_known(toks, i, noise) for i, t in enumerate(toks)
-               if not skip(t) and t.low in uni and is_syllable(t.low)}
+    decided = {i: _fix_known(toks, i, noise, slips, looks[i]) for i in known}
     for i, d in decided.items():
         if d:
             toks[i].fixed, toks[i].rule, toks[i].score = d
     # Two neighbouring slips ("chuyến đối số" for "chuyển đổi số"): each word's only context is the
     # other wrong word, so single-word repair cannot see them; the pair is judged as one.
+    # A pair the dispatches use also overrules a single-word change that context prefers less
+    # ("tiền tiền" → "tiên tiến", not "tiên tiền"; a dictionary-only pair does not: "lảm mới" is
+    # "làm mới", not "làm mối").
+    paired: set[int] = set()
     for i, t in enumerate(toks):
         j = t.right
-        if j is None or i not in decided or j not in decided or decided[i] or decided[j]:
+        if j is None or i not in decided or j not in decided or i in paired:
             continue
-        d = _fix_pair(toks, i, j, noise)
-        if d:
+        d = _fix_pair(toks, i, j, noise, slips)
+        if d and (not (decided[i] or decided[j]) or _lm().bi.get(d[0], (0, 0))[0] >= OVERRIDE_PAIR
+                  and all(not decided[k] or decided[k][2] < d[2] for k in (i, j))):
             (wa, wb), rule, gain = d
             toks[i].fixed, toks[i].rule, toks[i].score = wa, rule, gain
             toks[j].fixed, toks[j].rule, toks[j].score = wb, rule, gain
-            decided[j] = d  # not the first word of another pair
+            paired.update((i, j))  # not the first word of another pair
     out = []
     for t in toks:
         if t.fixed and t.fixed != t.low:
@@ -706,6 +841,62 @@ _TABLE_RULE = re.compile(r"(?<=\S)[ \t]+\|[ \t]+(?=\S)")  # a table's vertical r
 _DOUBLE_DASH = re.compile(r"(?<= )(?:—-|-—|--)(?= )")
 
 
+# Punctuation standing alone: in Vietnamese (as in French-less typesetting generally) . , : ; attach to
+# the word before them, so one with blanks on both sides (or alone at a line's start or end) is a
+# speck: "tổng .", ". nội dung", "tỉnh : :", "công sở”, '". Leaders of dots ("ngày .... tháng") are kept.
+_LONE_PUNCT = re.compile(r"(?m)(?:(?<= )|^)(?![.…]{3})[.,:;'’‘`⁄|_]{1,2}(?= |$)")  # tabs are cell borders: kept
+# A single capital letter with a diacritic, alone, not starting a lower-case phrase ("Ở cấp tỉnh",
+# "Ý kiến" are words): the stamp's or the header rule's debris ("…-NCKS Ô Thái Bình", "VIII. Ì").
+_LONE_CAPITAL = re.compile(r"(?m)(?:(?<=[ \t])|^)(?![ĐA-Z])[^\W\d_a-zà-ỹđ](?=[ \t]*$|[ \t]+[^\w\s]|[ \t]+[A-ZĐÀ-Ỹ])")
+# A dash left alone at a line's end after a finished clause: "xã hội. -" (a wrapped "kinh tế -" is kept).
+_TRAILING_DASH = re.compile(r"(?m)(?<=[.,;:”\"’'] ) *[-–—](?: +[.,:;'’‘`_]{1,2})* *$")
+
+
+_BULLET_LINE = re.compile(r"[ \t]*[-+•*–—=~»]")
+# Speck runs: "-_..." (a token of dashes and dots holding an underscore or caret), "- + -" (more than
+# one bullet before a capital at a line's start), "'Lại Văn Hoàn" (a quote opening a line with no
+# quote to close it).
+_SPECK_RUN = re.compile(r"(?m)(?:(?<= )|^)(?=[-—.…*]*[_^~¬ˆ„])[-—_.…^~¬ˆ„*]{2,}(?= |$)")
+_BULLETS_RUN = re.compile(r"(?m)^[ \t]*[-+*•—–](?: +[-+*•—–])+ +(?=[A-ZĐÀ-Ỹ])")
+_OPEN_QUOTE = re.compile(r"(?m)^[ \t]*['‘’`](?=[A-ZĐÀ-Ỹ][^'‘’`\n]*$)")
+
+
+def _lone_junk(text: str) -> list[Change]:
+    out = []
+    for rx in (_SPECK_RUN, _BULLETS_RUN, _OPEN_QUOTE):
+        for m in rx.finditer(text):
+            b = m.end()
+            if m.start() == 0 or text[m.start() - 1] == "\n":
+                while b < len(text) and text[b] == " ":
+                    b += 1  # nothing left before the line's first word
+            out.append(Change(m.start(), b, text[m.start():b], "", "structure:lone-punct", 1.0))
+    for rx in (_TRAILING_DASH, _LONE_PUNCT, _LONE_CAPITAL):
+        for m in rx.finditer(text):
+            a, b = m.start(), m.end()
+            if rx is _LONE_PUNCT and m.group(0) in ("|",):
+                continue  # a table rule (_TABLE_RULE)
+            line_start = text.rfind("\n", 0, a) + 1
+            line_end = text.find("\n", b)
+            if (rx is _TRAILING_DASH or m.group(0) in (".", ";", ",", ":")) \
+                    and not text[b:len(text) if line_end < 0 else line_end].strip() and _BULLET_LINE.match(text, line_start):
+                continue  # a list item's own end ("…tỉnh, — _."): the list reader needs it to close the item
+            if rx is _LONE_CAPITAL:
+                if m.group(0).lower() not in "àáảãạèéẻẽẹìíỉĩịòóỏõọùúủũụỳýỷỹỵâấầẩẫậăắằẳẵặêếềểễệôốồổỗộơớờởỡợưứừửữự":
+                    continue
+                prev = re.search(r"(\S+)[ \t]*$", text[line_start:a])
+                rest = text[b:len(text) if line_end < 0 else line_end].strip()
+                if rest[:1].isalpha() and prev and is_syllable(prev.group(1).lower().strip(",;:")):
+                    continue  # after a word and before a name it may be one: "đường Ô Chợ Dừa", "huyện Ý Yên"
+            # take the blanks before it along (or after it, at a line's start)
+            while a > 0 and text[a - 1] == " ":
+                a -= 1
+            if a == 0 or text[a - 1] == "\n":
+                while b < len(text) and text[b] == " ":
+                    b += 1
+            out.append(Change(a, b, text[a:b], "", "structure:lone-punct", 1.0))
+    return out
+
+
 def _junk_fixes(text: str) -> list[Change]:
     """Specks and rules read as characters: junk tokens dropped, a table rule "|" becomes a tab
     (a cell boundary), a doubled dash becomes one."""
@@ -719,7 +910,7 @@ _GLUED_BEFORE = re.compile(r"(?<![^\W\d_])(ngày|tháng|năm)(?=\d)", re.IGNOREC
 _GLUED_AFTER = re.compile(r"(?<=\d)(tháng|năm)(?![^\W\d_])", re.IGNORECASE)
 
 
-_PERIOD_COMMA = re.compile(r"(?<=[^\W\d_]{2})\.(?= [^\W\d_A-ZĐÀ-Ỹ])")
+_PERIOD_COMMA = re.compile(r"(?<=[^\W\d_]{2})\.(?=[ \t]*\n?[ \t]*[^\W\d_])")  # the next word's case is checked below
 
 
 def _comma_fixes(text: str) -> list[Change]:
@@ -729,15 +920,44 @@ def _comma_fixes(text: str) -> list[Change]:
     out = []
     for m in _PERIOD_COMMA.finditer(text):
         word = re.search(r"[^\W\d_]+$", text[max(0, m.start() - 12):m.start()])
-        nxt = re.match(r" ([^\W\d_]+)", text[m.end():])
+        nxt = re.match(r"[ \t]*\n?[ \t]*([^\W\d_]+)", text[m.end():])
         if not word or not nxt or not word.group(0).islower() or not nxt.group(1).islower():
             continue
+        if text[m.end() + nxt.end():m.end() + nxt.end() + 1] in (")", ".") or len(nxt.group(1)) < 2:
+            continue  # "…địa phương.\na) Tiếp tục": a list item's letter; "quy định. ặ Trên": a speck
         if not (is_syllable(word.group(0)) and is_syllable(nxt.group(1))):
             continue
         if m.start() - len(word.group(0)) > 0 and text[m.start() - len(word.group(0)) - 1] == ".":
             continue  # v.v. / đ.c.
-        out.append(Change(m.start(), m.end(), ".", ",", "structure:comma", 1.0))
+        if _bound(word.group(0), nxt.group(1)):
+            out.append(Change(m.start(), m.end(), ".", "", "structure:speck-in-word", 1.0))
+        else:
+            out.append(Change(m.start(), m.end(), ".", ",", "structure:comma", 1.0))
+    # "giai, đoạn", "thi, đua": a comma inside a word whose first syllable is (almost) never followed
+    # by anything else is a speck
+    for m in re.finditer(r"(?<=[^\W\d_]),(?=[ \t]*\n?[ \t]*[^\W\d_])", text):
+        word = re.search(r"[^\W\d_]+$", text[max(0, m.start() - 12):m.start()])
+        nxt = re.match(r"[ \t]*\n?[ \t]*([^\W\d_]+)", text[m.end():])
+        if word and nxt and word.group(0).islower() and nxt.group(1).islower() and _bound(word.group(0), nxt.group(1)):
+            out.append(Change(m.start(), m.end(), ",", "", "structure:speck-in-word", 1.0))
     return out
+
+
+BOUND_SHARE = 0.8  # "giai" is followed by "đoạn" in 17 of its 17 sightings, "thi" by "đua" in 205 of 211
+BOUND_MIN = 10
+
+
+def _bound(a: str, b: str) -> bool:
+    """The corpus never sees syllable `a` but as the first half of the word "a b" (≥ BOUND_SHARE of
+    its sightings, unigram counts include those before punctuation): no punctuation can come between."""
+    a, b = tone_key(a.lower()), tone_key(b.lower())
+    lm = _lm()
+    # `a` as read or with another tone (the word pass may still repair "thí. đua" to "thi đua")
+    for w in [a] + [w for w, c, _r in candidates(a, fuzzy=False) if c <= 0.5 and skeleton(w) == skeleton(a)]:
+        n = lm.uni.get(w, (0, 0))[0]
+        if n >= BOUND_MIN and lm.bi.get((w, b), (0, 0))[0] >= BOUND_SHARE * n:
+            return True
+    return False
 
 
 def _glued_fixes(text: str) -> list[Change]:
@@ -748,6 +968,111 @@ def _glued_fixes(text: str) -> list[Change]:
     return out
 
 
+# The distribution list ("Nơi nhận:") has one shape in every dispatch (Decree 30/2020): items start
+# with "- ", end with ";", the last one is "- Lưu: VT, <drafting unit>." OCR reads the ";" as ":" or
+# ",", adds specks after it ("tỉnh, — _."), glues the bullet ("-Lưu") and drops the filing label's
+# colon and comma ("Lưu VTÍNCKS").
+_NOI_NHAN = re.compile(r"(?m)^[ \t*|]*N[ơo][iỉíìị][ \t]*nh[ậaâ]n[ \t]*[:;.]?")
+_ITEM_TAIL = re.compile(r"(?<=[^\W_]|[)\]])((?:[ \t]*[,.:;—–\-_⁄'`’]+)+)[ \t]*$")
+_LUU = re.compile(r"^([ \t]*)[-–—*=~»]?[ \t]*(Lưu)[ \t]*[:;.]?[ \t]*(VT)(?:[ \t]*[,.;:|/ÍÌỈĨỊ][ \t]*|[ \t]+)(?=[A-ZĐ]{2})")
+
+
+def _distribution_fixes(text: str) -> list[Change]:
+    m = _NOI_NHAN.search(text)
+    if not m:
+        return []
+    out = []
+    pos = text.find("\n", m.end())
+    lines = []
+    while pos != -1:
+        start = pos + 1
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        lines.append((start, end))
+        pos = end if end < len(text) else -1
+    items = []
+    finished = False
+    for n, (a, b) in enumerate(lines):
+        line = text[a:b]
+        if re.match(r"[ \t]*[-–—*=~»]", line) or line.lstrip().startswith("Lưu"):
+            items.append((a, b))
+            finished = bool(re.search(r"[;.][^\w]*$", line))
+            if line.lstrip(" \t-–—*=~»").startswith("Lưu"):
+                break
+        elif line.strip() and finished and n and not text[lines[n - 1][0]:lines[n - 1][1]].strip() \
+                and (lead := re.match(r"[ \t]*(?:[_„^~¬ˆ`'’]+[ \t]+)?(?=[A-ZĐÀ-Ỹ])", line)) \
+                and any(w.islower() for w in re.findall(r"[^\W\d_]+", line)):
+            # a bullet OCR dropped: a new item after a blank line and a finished one ("Ban Thi đua - Khen
+            # thưởng, Sở Nội vụ,"); a signer's name (all capitalised) or title (all capitals) is no item
+            out.append(Change(a, a + lead.end(), line[:lead.end()], "- ", "structure:distribution", 1.0))
+            items.append((a, b))
+            finished = False
+    for k, (a, b) in enumerate(items):
+        line = text[a:b]
+        scrap = re.search(r"[:,]([ \t]+[a-zà-ỹđ]{1,3})?[ \t]+[^\w\s.;,:]{1,2}[ \t]*$|:[ \t]+[a-zà-ỹđ]{1,3}[ \t]*$", line)
+        if scrap and scrap.start() > 0:  # "Trung ương: tay ⁄": the item's ";" read as ":" and a scrap after it
+            out.append(Change(a + scrap.start(), b, line[scrap.start():], ";" if k < len(items) - 1 else ".",
+                              "structure:distribution", 1.0))
+            continue
+        luu = _LUU.match(line)
+        if luu:
+            fixed = luu.group(1) + "- Lưu: VT, "
+            if line[:luu.end()] != fixed:
+                out.append(Change(a, a + luu.end(), line[:luu.end()], fixed, "structure:distribution", 1.0))
+        else:
+            bullet = re.match(r"([ \t]*)([*=~»](?:[ \t]+[_„^~¬ˆ`]+)*)[ \t]*(?=[A-ZĐÀ-Ỹ])", line)
+            if bullet:  # a "-" read as another mark
+                out.append(Change(a + bullet.start(2), a + bullet.end(), line[bullet.start(2):bullet.end()], "- ",
+                                  "structure:distribution", 1.0))
+        nl = text.find("\n", b + 1)
+        next_line = text[b + 1:len(text) if nl == -1 else nl] if b < len(text) else ""
+        if next_line.strip() and not re.match(r"[ \t]*[-–—*=~»+•]", next_line):
+            continue  # the item goes on ("- Các sở, ban, ngành,\n  đoàn thể tỉnh;")
+        tail = _ITEM_TAIL.search(line)
+        if tail and (not luu or tail.start(1) > luu.end()):
+            want = "." if luu or k == len(items) - 1 else ";"
+            if tail.group(1).strip() != want and tail.group(1).strip() not in (".", ";") + ((";",) if want == "." else ()):
+                out.append(Change(a + tail.start(1), a + tail.end(), tail.group(0), want, "structure:distribution", 1.0))
+    return out
+
+
+# "lần thứ VIH", "khóa XIH": two strokes of a roman numeral joined by the blur read as an H.
+_ROMAN_H = re.compile(r"(?i:\b(?:thứ|khóa|khoá)[ \t]+)([IVX]*H[IVXH]*)\b")
+_VALID_ROMAN = re.compile(r"^(?:X{0,3})(?:IX|IV|V?I{0,3})$")
+
+
+def _roman_fixes(text: str) -> list[Change]:
+    out = []
+    for m in _ROMAN_H.finditer(text):
+        fixed = m.group(1).replace("H", "II")
+        if fixed and _VALID_ROMAN.match(fixed):
+            out.append(Change(m.start(1), m.end(1), m.group(1), fixed, "structure:roman", 1.0))
+    return out
+
+
+# Items lettered a) b) c) d) đ) e) g) h) i) k)…: a d) and an đ) differ by a stroke the blur takes or adds.
+_ITEM_LETTERS = "abcdđeghiklmnopqrstuvxy"
+_ITEM = re.compile(r"(?m)^[ \t]*(?:(?:[^\w\s]|_){1,2}[ \t]+)?([a-zđ])\)")  # a speck may precede it
+
+
+def _item_fixes(text: str) -> list[Change]:
+    """"c) … đ) … đ)" → "c) … d) … đ)": of two items lettered alike, the one that breaks the sequence
+    where one mark fixes it."""
+    items = list(_ITEM.finditer(text))
+    out = []
+    for k, m in enumerate(items):
+        if k == 0:
+            continue
+        prev = items[k - 1].group(1)
+        nxt = items[k + 1].group(1) if k + 1 < len(items) else None
+        if prev not in _ITEM_LETTERS or m.group(1) not in "dđ" or m.group(1) not in (prev, nxt):
+            continue
+        want = _ITEM_LETTERS[_ITEM_LETTERS.index(prev) + 1] if prev != "y" else ""
+        if want in "dđ" and want != m.group(1):
+            out.append(Change(m.start(1), m.end(1), m.group(1), want, "structure:item-letter", 1.0))
+    return out
+
+
 # --------------------------------------------------------------------------- entry points
 def postcorrect(text: str, *, confidences: dict | None = None) -> Corrected:
     """Repair OCR errors in Vietnamese `text`; `confidences` maps a word's start offset to tesseract's
@@ -755,7 +1080,8 @@ def postcorrect(text: str, *, confidences: dict | None = None) -> Corrected:
     if not text:
         return Corrected(text, [])
     structural: list[Change] = []
-    for fn in (_so_fixes, _symbol_fixes, _date_fixes, _junk_fixes, _glued_fixes, _comma_fixes):
+    for fn in (_distribution_fixes, _so_fixes, _symbol_fixes, _date_fixes, _junk_fixes, _glued_fixes, _comma_fixes, _lone_junk,
+               _roman_fixes, _item_fixes):
         for ch in fn(text):
             if all(ch.end <= c.start or ch.start >= c.end for c in structural if c.end > c.start or ch.end > ch.start):
                 structural.append(ch)

@@ -235,3 +235,100 @@ def test_leave_one_out_holds_out_only_the_source_seed():
     first = clean[0]
     gt = first[: len(first) // 2]  # a page's worth of one seed
     assert _held_out_text(gt, Path(SEEDS)) == first
+
+
+# --------------------------------------------------------------------------- issue 4: harsh scans
+def test_lone_punctuation_and_debris_are_dropped():
+    # . , : ; attach to the word before them: standing alone they are specks
+    assert postcorrect("thực hiện sơ kết, tổng .\nkết các phong trào").text == "thực hiện sơ kết, tổng\nkết các phong trào"
+    assert postcorrect("sôi nổi trong toàn tỉnh : :\n\n4. Ban Thi đua").text == "sôi nổi trong toàn tỉnh\n\n4. Ban Thi đua"
+    assert postcorrect(". nội dung, hình thức").text == "nội dung, hình thức"
+    assert postcorrect("Nơi nhận: :\n- Như trên;").text == "Nơi nhận:\n- Như trên;"
+    # a lone accented capital, a dash left after a finished clause
+    assert postcorrect("Số: /UBND-NCKS Ô Thái Bình, ngày").text == "Số: /UBND-NCKS Thái Bình, ngày"
+    assert postcorrect("trong cộng đồng và xã hội. - .\n\nđ) Tiếp tục").text == "trong cộng đồng và xã hội.\n\nđ) Tiếp tục"
+    # kept: dotted leaders, words of one letter, a wrapped "kinh tế -", list dashes, abbreviations
+    for keep in ("Thái Bình, ngày .... tháng ... năm 2024", "Ở cấp tỉnh, Ý kiến của Sở", "phát triển kinh tế -\nxã hội",
+                 "Nơi nhận:\n- Như trên;\n- Lưu: VT, NC.", "v.v. và TP. Hồ Chí Minh", "Tỷ lệ 5 % và 10 %",
+                 "đường Ô Chợ Dừa, huyện Ý Yên", "1\t.\t2\t-"):
+        assert postcorrect(keep).changes == [], keep
+
+
+def test_period_or_comma_inside_a_word_is_a_speck():
+    # "giai" is only ever the first half of "giai đoạn", "thi" of "thi đua" (in the LM's text)
+    assert postcorrect("trong giai,\nđoạn tiếp theo").text == "trong giai\nđoạn tiếp theo"
+    assert postcorrect("hướng dẫn về công tác\nthi. đua, khen thưởng").text == "hướng dẫn về công tác\nthi đua, khen thưởng"
+    # elsewhere a period before a lower-case word is a comma (also across a line break), not before a list letter
+    assert postcorrect("các cơ quan, đơn vị. địa phương").text == "các cơ quan, đơn vị, địa phương"
+    assert postcorrect("cán bộ.\ncông chức").text == "cán bộ,\ncông chức"
+    for keep in ("của các địa phương.\na) Tiếp tục", "cơ quan, đơn vị", "Hết hạn.\nCác đơn vị"):
+        assert postcorrect(keep).changes == [], keep
+
+
+def test_roman_numeral_with_two_strokes_read_as_h():
+    assert postcorrect("Đại hội Thi đua yêu nước tỉnh lần thứ VIH.").text == "Đại hội Thi đua yêu nước tỉnh lần thứ VIII."
+    assert postcorrect("Ban Chấp hành khóa XIH").text == "Ban Chấp hành khóa XIII"
+    for keep in ("lần thứ XIV của Đảng", "vào thứ Hai hằng tuần", "mã VIH khác"):
+        assert postcorrect(keep).changes == [], keep
+
+
+def test_list_letter_that_breaks_the_sequence():
+    assert postcorrect("c) Tăng cường\n_ đ) Thực hiện\nđ) Tiếp tục").text == "c) Tăng cường\nd) Thực hiện\nđ) Tiếp tục"
+    assert postcorrect("c) Một\nd) Hai\nd) Ba").text == "c) Một\nd) Hai\nđ) Ba"
+    for keep in ("a) Một\nb) Hai\nd) Ba", "c) Một\nđ) Hai", "c) Một\nd) Hai\nđ) Ba"):
+        assert postcorrect(keep).changes == [], keep
+
+
+def test_short_capital_syllable_in_a_heading():
+    assert postcorrect("Cộng hòa\nUY BAN NHÂN DÂN").text == "Cộng hòa\nỦY BAN NHÂN DÂN"
+    assert postcorrect("căn cứ UBND TU ngày").changes == []  # codes stay codes
+
+
+def test_slip_rate_lowers_the_bar_on_pages_full_of_tone_slips():
+    from congvan.pipeline import postcorrect as pc
+
+    clean = "các tập thể, cá nhân điển hình tiên tiến " * 40
+    toks = pc._tokens(clean, None)
+    known = [i for i, t in enumerate(toks) if t.low in pc._lm().uni]
+    assert pc.page_slips(toks, known) <= pc.CLEAN_SLIPS * 1.01
+    slipped = "sôi nối, cố vũ các tập thế, cá nhân đoàn thế tỉnh đối mới sửa đối, bố sung " * 20
+    toks = pc._tokens(slipped, None)
+    known = [i for i, t in enumerate(toks) if t.low in pc._lm().uni]
+    rate = pc.page_slips(toks, known)
+    assert rate > 2 * pc.CLEAN_SLIPS
+    assert pc._margin(0.0, False, rate) < pc._margin(0.0, False, 0.0) - 0.5
+
+
+def test_distribution_list_shape():
+    text = ("Nơi nhận: :\n- Ban TĐKT Trung ương: tay ⁄\n* Chủ tịch, các PCT UBND tỉnh;\n"
+            "- Lãnh đạo VP UBND tỉnh, — _.\n\nBan Thi đua - Khen thưởng, Sở Nội vụ,\n-Lưu VTÍNCKS -\n\nKT. CHỦ TỊCH\n")
+    assert postcorrect(text).text == (
+        "Nơi nhận:\n- Ban TĐKT Trung ương;\n- Chủ tịch, các PCT UBND tỉnh;\n"
+        "- Lãnh đạo VP UBND tỉnh;\n\n- Ban Thi đua - Khen thưởng, Sở Nội vụ;\n- Lưu: VT, NCKS.\n\nKT. CHỦ TỊCH\n")
+    for keep in ("Nơi nhận:\n- Như trên;\n- VPUB: LĐ, KTTH;\n- Như trên: để thực hiện;\n- Lưu: VT, TH (2).",
+                 "Nơi nhận:\n- Như trên;\n\nNguyễn Văn An", "Nơi nhận:\n- Các sở, ban, ngành,\nđoàn thể tỉnh;\n- Lưu: VT.", "Nơi nhận:\n- Như trên;\n- Lưu: VT, NC.\n\nKT. CHỦ TỊCH"):
+        assert postcorrect(keep).changes == [], keep
+
+
+def test_names_keep_their_syllables_unless_the_corpus_knows_the_name():
+    text = "Thiếu tướng Trương Minh Đương"
+    assert postcorrect(text, confidences=_low_conf(text, 0.3)).changes == []
+    text = "trên địa bàn tỉnh Lâm Đông."
+    assert postcorrect(text, confidences=_low_conf(text, 0.3)).text == "trên địa bàn tỉnh Lâm Đồng."
+
+
+def test_speck_runs_before_words():
+    assert postcorrect("-_... phía sau”, “Cán bộ").text == "phía sau”, “Cán bộ"
+    assert postcorrect("- + - Thực hiện Chỉ thị số 39").text == "Thực hiện Chỉ thị số 39"
+    assert postcorrect("KT. CHỦ TỊCH\n'Lại Văn Hoàn").text == "KT. CHỦ TỊCH\nLại Văn Hoàn"
+    for keep in ("'Vì người nghèo' là phong trào", "ngày ... tháng ... năm", "+ Nội dung thứ nhất", "Số: ____/UBND"):
+        assert postcorrect(keep).changes == [], keep
+
+
+def test_person_names_are_never_corrected():
+    from congvan.pipeline import postcorrect as pc
+
+    toks = pc._tokens("người ký: Nguyễn Nhân Bản", None)
+    assert [pc._person_name(toks, i) for i in range(len(toks))] == [False, False, True, False, False]
+    text = "Nơi nhận:\n- Như trên;\n- Lưu: VT.\nNguyễn Nhân Bản"
+    assert postcorrect(text, confidences=_low_conf(text, 0.3)).changes == []
