@@ -37,6 +37,13 @@ TRANSIENT = (DatabaseBusy,)
 RETRIES = 2
 RETRY_DELAY = 5.0
 
+# How long the run keeps the writer connection (see _Hold): opening DuckDB and closing it (with its
+# checkpoint) cost as much as a save, so while saves keep coming the connection stays open.
+HOLD_LINGER = 2.0   # seconds without a store operation: let go (between OCR'd files)
+HOLD_MAX = 5.0      # seconds held at a stretch: let go, so the WAL is checkpointed now and then
+KNOCK_GAP = 0.5     # after another process knocked (Store.knocked): seconds before opening again
+HOLD_THREADS = 1    # DuckDB threads while held: saves are small statements; the cores extract
+
 ExtractFn = Callable[[Path, Settings], Any]
 OpenStoreFn = Callable[[Settings], Any]
 
@@ -133,6 +140,7 @@ class RunContext:
     # None: ask the store per file.
     held: Optional[set] = None
     own_pool: bool = False  # this run started the extraction processes (and stops them)
+    hold: Any = None  # _Hold, once the store can hold its connection across operations
 
 
 def _default_extract(path: Path, settings: Settings):
@@ -178,14 +186,91 @@ class _StoreJob:
         return self.value
 
 
+def _can_hold(store) -> bool:
+    return all(callable(getattr(store, n, None)) for n in ("hold", "release", "knocked", "held_for"))
+
+
+class _Hold:
+    """Keeps the store's writer connection open while the run is busy writing.
+
+    Opening DuckDB and closing it (a checkpoint) cost as much as a save, and a text-layer run saves
+    several documents a second, so the connection is kept between operations (each save is still
+    its own transaction) and let go: after HOLD_LINGER seconds without one (a thread watches), after
+    HOLD_MAX seconds at a stretch, and at once when another process knocks (`congvan sql` waiting
+    for the file, Store.knocked): then the run waits KNOCK_GAP seconds before opening again, long
+    enough for the waiter's next try (it polls every store.KNOCK_POLL seconds). acquire() and
+    after() are called with ctx.store_lock held; the watching thread takes it to let go.
+    """
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        self.last_used = time.monotonic()
+        self.reopen_at = 0.0
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def acquire(self, store) -> None:
+        if store.held_for() is not None:
+            return
+        wait = self.reopen_at - time.monotonic()
+        if wait > 0:  # another process asked for the file: leave it to them for a moment
+            time.sleep(wait)
+        store.hold(threads=HOLD_THREADS)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="ingest-store-hold", daemon=True)
+            self._thread.start()
+
+    def after(self, store, failed: bool = False) -> None:
+        """After an operation: let go if asked to, held long enough, or the operation failed (a
+        DuckDB error can leave the connection unusable: the next operation opens a fresh one)."""
+        self.last_used = time.monotonic()
+        held = store.held_for()
+        if held is None:
+            return
+        if store.knocked():
+            store.release()
+            self.reopen_at = time.monotonic() + KNOCK_GAP
+        elif held >= HOLD_MAX or failed:
+            store.release()
+
+    def _watch(self) -> None:
+        ctx = self.ctx
+        while not self._stop.wait(min(0.05, HOLD_LINGER / 2)):
+            store = ctx.store
+            if store is None or store.held_for() is None:
+                continue
+            idle = time.monotonic() - self.last_used >= HOLD_LINGER
+            if not (idle or store.knocked() or store.held_for() >= HOLD_MAX):
+                continue
+            if not ctx.store_lock.acquire(timeout=0.05):
+                continue  # a save is running: it checks again when it is done
+            try:
+                if ctx.store is store and store.held_for() is not None:
+                    if store.knocked():
+                        store.release()
+                        self.reopen_at = time.monotonic() + KNOCK_GAP
+                    elif time.monotonic() - self.last_used >= HOLD_LINGER or store.held_for() >= HOLD_MAX:
+                        store.release()
+            except Exception as exc:  # noqa: BLE001 - closing failed: the next operation reopens
+                log.warning("releasing the database: %s", exc)
+            finally:
+                ctx.store_lock.release()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
 def _with_store(ctx: RunContext, fn: Callable[[Any], Any]) -> Any:
     """Run `fn(store)` under the in-process writer lock, opening the store on first use.
 
-    The Store connects to DuckDB only for the moment of each operation (so
-    `congvan sql` can read between documents); the lock makes this process one
-    writer at a time, and also serialises the choice of archive names.
-    Group commit: whoever takes the lock also runs the operations that queued up behind it,
-    on one held connection (Store.holding), since opening and closing cost as much as a save.
+    The lock makes this process one writer at a time, and also serialises the choice of archive
+    names. The writer connection is kept open while operations keep coming and let go when they
+    stop, after a bounded time, or when another process asks for the file (_Hold), so
+    `congvan sql` gets in while a run writes. Group commit: whoever takes the lock also runs the
+    operations that queued up behind it. A store that cannot hold (test doubles) is held per batch
+    (Store.holding) when several operations queued, as before.
     """
     job = _StoreJob(fn)
     with ctx.queue_lock:
@@ -202,10 +287,15 @@ def _with_store(ctx: RunContext, fn: Callable[[Any], Any]) -> Any:
             try:
                 if ctx.store is None:
                     ctx.store = ctx.open_store(ctx.settings)
-                hold = getattr(ctx.store, "holding", None)
-                with (hold() if hold is not None and len(batch) > 1 else contextlib.nullcontext()):
-                    for j in batch:
-                        j.run(ctx.store)
+                    if _can_hold(ctx.store):
+                        ctx.hold = _Hold(ctx)
+                if ctx.hold is not None:
+                    _run_held(ctx, batch)
+                else:
+                    hold = getattr(ctx.store, "holding", None)
+                    with (hold() if hold is not None and len(batch) > 1 else contextlib.nullcontext()):
+                        for j in batch:
+                            j.run(ctx.store)
             except BaseException as exc:  # noqa: BLE001 - opening failed (DatabaseBusy): each asker sees it
                 for j in batch:
                     j.fail(exc)
@@ -214,9 +304,39 @@ def _with_store(ctx: RunContext, fn: Callable[[Any], Any]) -> Any:
     return job.outcome()
 
 
+def _run_held(ctx: RunContext, batch: list) -> None:
+    """Run a batch on the held connection, letting go between jobs if another process knocks."""
+    store, hold = ctx.store, ctx.hold
+    for j in batch:
+        hold.acquire(store)
+        j.run(store)
+        hold.after(store, failed=j.error is not None)
+
+
+def _warm_up_store() -> None:
+    """Load the body registry's province data (~0.2 s of CPU, once per process) in the background
+    while the worker processes start, instead of inside the run's first save."""
+    def warm():
+        try:
+            from congvan.pipeline.bodies import resolve
+
+            resolve("Ủy ban nhân dân tỉnh Điện Biên")
+        except Exception:  # noqa: BLE001 - only a head start: the first save loads it otherwise
+            pass
+    threading.Thread(target=warm, name="ingest-warm-up", daemon=True).start()
+
+
 def _close_store(ctx: RunContext) -> None:
+    if ctx.hold is not None:
+        ctx.hold.stop()
     with ctx.store_lock:
         if ctx.store is not None:
+            if ctx.hold is not None:
+                try:
+                    ctx.store.release()
+                except Exception as exc:  # noqa: BLE001 - the run's outcome is already decided
+                    log.warning("closing the database: %s", exc)
+                ctx.hold = None
             close = getattr(ctx.store, "close", None)
             if close:
                 close()
@@ -626,6 +746,8 @@ def run_ingest(
                 and pool.start(int(settings.workers)):  # workers import the pipeline while files are hashed
             ctx.extract = pool.extract
             ctx.own_pool = True
+        if items and open_store is None:
+            _warm_up_store()
         items = _precheck(items, ctx, summary)
         log.info("run start: %d file(s) from %s", len(items), summary["source"])
         bar = _Progress(len(items), enabled=progress)
@@ -650,7 +772,7 @@ def run_ingest(
         # (search would otherwise rebuild a stale index itself).
         if ctx.store is not None and hasattr(ctx.store, "refresh_index"):
             try:
-                ctx.store.refresh_index()
+                _with_store(ctx, lambda st: st.refresh_index())  # on the held connection, if still held
             except Exception as exc:  # noqa: BLE001 - not this run's files' fault; search copes
                 log.warning("search index not refreshed: %s", exc)
     finally:

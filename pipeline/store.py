@@ -3,9 +3,13 @@
 DuckDB lets one process hold a database file for writing and then no other
 process may open it at all, not even read-only. So a writing `Store` opens the
 file only for the moment of writing one document (open → transaction → close),
-and every open (reader or writer) retries with backoff for up to `wait_seconds`
-before raising `DatabaseBusy`. Readers (sql/search/export) keep their read-only
-connection for the life of the `Store`, which is short (one CLI command).
+unless its owner holds the connection across several (`hold()`/`release()`,
+`holding()`: ingestion does while saves keep coming, see flows/ingest._Hold), and
+every open (reader or writer) retries with backoff for up to `wait_seconds`
+before raising `DatabaseBusy`. A process kept waiting touches a knock file beside
+the database; a holder checks it between saves (`knocked()`) and lets go.
+Readers (sql/search/export) keep their read-only connection for the life of the
+`Store`, which is short (one CLI command).
 
 The store does not parse text: everything it writes comes from the `Record`.
 
@@ -296,6 +300,24 @@ def _load_fts(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("LOAD fts")
 
 
+def _create_views(con, sql: str) -> None:
+    """(Re)create the views and macros of views.sql, unless this very text (and DuckDB version)
+    already made them and every view is still there: meta.views_hash. Its ~25 statements cost
+    ~140 ms of CPU on every write open. (Macros are not listed: duckdb_functions() alone costs
+    60 ms; the views use them, and a changed views.sql re-creates everything.)"""
+    digest = hashlib.sha256(f"{duckdb.__version__}\x1f{sql}".encode()).hexdigest()
+    row = con.execute("SELECT value FROM meta WHERE key = 'views_hash'").fetchone()
+    if row is not None and row[0] == digest:
+        views = sorted(set(re.findall(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", sql, flags=re.I)))
+        have = con.execute(
+            "SELECT count(DISTINCT view_name) FROM duckdb_views() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND view_name IN (SELECT unnest(?::VARCHAR[]))", [views]).fetchone()[0]
+        if have == len(views):
+            return
+    con.execute(sql)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('views_hash', ?)", [digest])
+
+
 def _is_busy(exc: Exception) -> bool:
     msg = str(exc).lower()
     return "lock" in msg or "different configuration" in msg
@@ -309,9 +331,18 @@ def _insert_rows(con, sql_head: str, rows: list[list]) -> None:
         con.execute(f"{sql_head} VALUES {', '.join([one] * len(chunk))}", [v for r in chunk for v in r])
 
 
-def _register_bodies(con, rec: dict) -> None:
+def _new_written() -> dict:
+    """What a held connection has committed (Store._written): registry rows by table, fts_stale."""
+    return {"bodies": {}, "body_names": {}, "body_aliases": set(), "fts_stale": False, "no_corrections": None}
+
+
+def _register_bodies(con, rec: dict, written: Optional[dict] = None) -> Optional[dict]:
     """Put the issuer, the task assignees and the cited issuers of a (corrected) record dict
-    into bodies, body_names and body_aliases, so the views resolve them however spelled."""
+    into bodies, body_names and body_aliases, so the views resolve them however spelled.
+
+    With `written` (rows this connection has already committed, see Store._written), rows
+    already there with the same values are not written again: the same issuer and assignees come
+    back in most documents of a run. Returns what to add to `written` once the transaction commits."""
     from congvan.pipeline.bodies import body_fold, resolve
 
     bodies: dict[str, list] = {}
@@ -342,10 +373,28 @@ def _register_bodies(con, rec: dict) -> None:
         put(t.get("assignee"), province)
     for r in rec.get("references") or []:  # "UBND tỉnh" cited in a Hà Tĩnh plan is Hà Tĩnh's
         put(r.get("issuer"), province)
+    if written is not None:  # INSERT OR REPLACE of the very same row, INSERT OR IGNORE of a held key: no-ops
+        bodies = {k: v for k, v in bodies.items() if written["bodies"].get(k) != v}
+        names = {k: v for k, v in names.items() if written["body_names"].get(k) != v}
+        aliases = {k: v for k, v in aliases.items() if k not in written["body_aliases"]}
     _insert_rows(con, "INSERT OR REPLACE INTO bodies", list(bodies.values()))
     _insert_rows(con, "INSERT OR REPLACE INTO body_names", list(names.values()))
     _insert_rows(con, "INSERT OR IGNORE INTO body_aliases", list(aliases.values()))
+    return {"bodies": bodies, "body_names": names, "body_aliases": set(aliases)}
 
+
+def _remember_written(written: Optional[dict], new: Optional[dict], *, fts_stale: bool = False) -> None:
+    """After a commit: what it wrote is now in the database (never before: a rollback undoes it)."""
+    if written is None:
+        return
+    if new:
+        written["bodies"].update(new["bodies"])
+        written["body_names"].update(new["body_names"])
+        written["body_aliases"] |= new["body_aliases"]
+    written["fts_stale"] = written["fts_stale"] or fts_stale
+
+
+KNOCK_POLL = 0.2  # seconds: the longest a process waiting for the file sleeps between tries (see Store._knock)
 
 XREF_VERSION = "1"  # bump when _refresh_xref changes what it writes: every store rebuilds on open
 
@@ -384,6 +433,23 @@ def _refresh_xref(con, ids: Optional[Iterable[str]] = None) -> None:
     con.execute("DROP TABLE IF EXISTS xref_new_refs")
 
 
+def _refresh_xref_one(con, doc_id: str, node: str, ref_keys: Iterable[Optional[str]]) -> None:
+    """_refresh_xref(con, [doc_id]) for a first copy with no corrections, whose node (its doc_key,
+    or 'id:<id>') and reference keys the caller holds: the very rows v_documents and v_references
+    would give, without computing the views (two temporary tables and ~20 ms a save)."""
+    refs = sorted({k for k in ref_keys if k is not None})
+    con.execute("DELETE FROM xref_edges WHERE document_id = ?", [doc_id])
+    con.execute("DELETE FROM xref_docs WHERE id = ?", [doc_id])
+    con.execute("""INSERT INTO xref_nodes (key)
+                   SELECT k FROM (SELECT DISTINCT unnest(?::VARCHAR[]) AS k)
+                   WHERE k NOT IN (SELECT key FROM xref_nodes) ORDER BY k""", [sorted({node, *refs})])
+    con.execute("INSERT INTO xref_docs SELECT ?, n FROM xref_nodes WHERE key = ?", [doc_id, node])
+    if refs:
+        con.execute("""INSERT INTO xref_edges
+                       SELECT DISTINCT ?, s.n, t.n FROM xref_nodes s, xref_nodes t
+                       WHERE s.key = ? AND t.key IN (SELECT unnest(?::VARCHAR[]))""", [doc_id, node, refs])
+
+
 def _similar(a: Optional[str], b: Optional[str], threshold: float = 90.0) -> bool:
     if not a or not b:
         return False
@@ -415,7 +481,14 @@ class Store:
         self.read_only = read_only
         self.wait_seconds = wait_seconds
         self._con: Optional[duckdb.DuckDBPyConnection] = None
-        self._held: Optional[duckdb.DuckDBPyConnection] = None  # see holding()
+        self._held: Optional[duckdb.DuckDBPyConnection] = None  # see hold()
+        self._held_since = 0.0
+        self._held_threads: Optional[int] = None
+        self._knock_seen: Optional[int] = None
+        # Rows this held connection has committed to the body registry, and whether it has marked
+        # the search index stale: later saves on it skip rewriting what is already there. Dropped
+        # on release and by any other write through the Store (see _forget_written).
+        self._written: Optional[dict] = None
         if read_only:
             self._con = self._connect(read_only=True)
         else:
@@ -438,20 +511,50 @@ class Store:
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not _is_busy(exc):
                     raise
+                self._knock()
                 if time.monotonic() >= deadline:
                     raise DatabaseBusy(
                         f"the database {self.path} is being written by another process "
                         "(ingestion); try again shortly"
                     ) from exc
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, KNOCK_POLL)
         return con
+
+    # A process that finds the file held touches a "knock" file beside it; a writer holding the
+    # file across many saves (ingestion, see hold()) checks it between saves and lets go for a
+    # moment (flows/ingest.py waits KNOCK_GAP before opening again), so `congvan sql` gets in
+    # while a long run writes. The waiter polls every KNOCK_POLL seconds at most, well inside
+    # that gap. A failed open costs ~5 ms of CPU.
+    @property
+    def knock_path(self) -> Path:
+        return self.path.parent / f".{self.path.name}.wanted"
+
+    def _knock(self) -> None:
+        try:
+            self.knock_path.touch()
+        except OSError:  # a read-only folder: the writer lets go between bursts anyway
+            pass
+
+    def _knock_mtime(self) -> Optional[int]:
+        try:
+            return self.knock_path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def knocked(self) -> bool:
+        """True when another process has found the file held since this Store took hold()."""
+        return self._held is not None and self._knock_mtime() != self._knock_seen
+
+    def held_for(self) -> Optional[float]:
+        """Seconds since hold() opened the writer connection, or None when not holding."""
+        return None if self._held is None else time.monotonic() - self._held_since
 
     def _create_schema(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute((_SCHEMAS / "schema.sql").read_text(encoding="utf-8"))
         views = _SCHEMAS / "views.sql"
         if views.exists():
-            con.execute(views.read_text(encoding="utf-8"))
+            _create_views(con, views.read_text(encoding="utf-8"))
         self._refresh_bodies(con)
         row = con.execute("SELECT value FROM meta WHERE key = 'xref_version'").fetchone()
         if row is None or row[0] != XREF_VERSION:
@@ -470,6 +573,7 @@ class Store:
 
     def refresh_xref(self) -> None:
         """Rebuild the citation graph from the tables: for bulk loads that bypass `save`."""
+        self._forget_written()
         con = self._writer()
         try:
             self._rebuild_xref(con)
@@ -508,21 +612,44 @@ class Store:
     def holding(self) -> Iterator[None]:
         """One writer connection for every save inside (each still its own transaction).
 
-        Opening and closing (with its checkpoint) cost as much as a save itself; ingestion
-        holds one connection for the saves that queued up behind each other, so the database
-        is still free between these short bursts for `congvan sql` to read.
+        Opening and closing (with its checkpoint) cost as much as a save itself; the staging
+        loader holds one per chunk of records, ingestion holds one while saves keep coming
+        (hold()/release(), flows/ingest._Hold).
         """
-        if self.read_only:
-            raise PermissionError("this Store was opened read-only")
-        if self._held is not None:
+        if not self.hold():
             yield
             return
-        con = self._connect(read_only=False)
-        self._held = con
         try:
             yield
         finally:
-            self._held = None
+            self.release()
+
+    def hold(self, *, threads: Optional[int] = None) -> bool:
+        """Open the writer connection and keep it for what follows (each save still its own
+        transaction) until release(). False if already held. The caller decides how long to hold:
+        no other process can even read meanwhile (see knocked()). `threads` caps DuckDB's threads
+        while held (a save's small statements gain nothing from more: 1 saves ~15 % of their CPU,
+        left to extraction); refresh_index() lifts the cap for the index build."""
+        if self.read_only:
+            raise PermissionError("this Store was opened read-only")
+        if self._held is not None:
+            return False
+        con = self._connect(read_only=False)
+        if threads:
+            try:
+                con.execute(f"SET threads = {int(threads)}")
+            except BaseException:
+                con.close()
+                raise
+        self._held_threads = threads
+        self._held, self._held_since, self._written = con, time.monotonic(), _new_written()
+        self._knock_seen = self._knock_mtime()  # knocks before now (ours too) were answered already
+        return True
+
+    def release(self) -> None:
+        """Close the held writer connection (DuckDB checkpoints on close), if any."""
+        con, self._held, self._written = self._held, None, None
+        if con is not None:
             con.close()
 
     def __enter__(self) -> "Store":
@@ -532,6 +659,7 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        self.release()
         if self._con is not None:
             self._con.close()
             self._con = None
@@ -563,12 +691,13 @@ class Store:
         dispatch (see _find_dispatch) → stored and linked as a 'copy'."""
         con = self._writer()
         try:
-            return self._save_on(con, record, stored_path=stored_path, original_name=original_name, replace=replace)
+            return self._save_on(con, record, stored_path=stored_path, original_name=original_name, replace=replace,
+                                 written=self._written if isinstance(con, _Borrowed) else None)
         finally:
             con.close()
 
     def _save_on(self, con, record: Record, *, stored_path: str | None = None, original_name: str | None = None,
-                 replace: bool = False) -> SaveResult:
+                 replace: bool = False, written: Optional[dict] = None) -> SaveResult:
         sha = record.source.sha256.lower()
         doc_id = document_id(sha)
         now = _utcnow()
@@ -592,7 +721,7 @@ class Store:
                 con.execute(f"UPDATE documents SET {sets} WHERE id = ?", [*vals, doc_id])
                 status = "updated"
             else:
-                copy_of = self._find_dispatch(con, record, sha)
+                copy_of = self._find_dispatch(con, record, sha, no_corrections=self._no_corrections(con, written))
                 cols, vals = self._doc_values(record, doc_id, path, original_name, now)
                 cols = ["id", "sha256", "ingested_at", "copy_of", *cols]
                 vals = [doc_id, sha, now, copy_of, *vals]
@@ -604,22 +733,55 @@ class Store:
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?)", [sha, path, original_name, now, status]
             )
             self._insert_children(con, record, doc_id)
-            _register_bodies(con, self._corrected_dict(con, sha))
+            # Corrections of its dispatch (kept across re-scans and re-extraction) change what the
+            # registry and the citation graph hold; without any, both come from the record in hand.
+            corrected = not self._no_corrections(con, written) and con.execute(
+                "SELECT 1 FROM corrections c JOIN documents d ON d.sha256 = c.sha256 "
+                "WHERE coalesce(d.copy_of, d.id) = ? LIMIT 1", [copy_of or doc_id]).fetchone() is not None
+            if corrected:
+                rec = self._corrected_dict(con, sha)
+            else:
+                rec = json.loads(vals[cols.index("record_json")])
+                rec["text"] = record.text
+            registered = _register_bodies(con, rec, written)
             if not copy_of:  # copies are not nodes of the citation graph
-                _refresh_xref(con, [doc_id])
-            con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")
+                if corrected:
+                    _refresh_xref(con, [doc_id])
+                else:
+                    doc_key = vals[cols.index("doc_key")]
+                    _refresh_xref_one(con, doc_id, doc_key if doc_key is not None else f"id:{doc_id}",
+                                      (r.key for r in record.references))
+            if written is None or not written["fts_stale"]:  # else an earlier commit on this connection did
+                con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        _remember_written(written, registered, fts_stale=True)
         return SaveResult(status, doc_id, copy_of)
 
     @staticmethod
-    def _find_dispatch(con, record: Record, sha: str) -> Optional[str]:
+    def _no_corrections(con, written: Optional[dict]) -> bool:
+        """True when the corrections table is empty; asked once per held connection (saves never
+        write corrections, and any other write through the Store starts `written` over)."""
+        if written is not None and written["no_corrections"] is not None:
+            return written["no_corrections"]
+        empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM corrections LIMIT 1)").fetchone()[0] == 0
+        if written is not None:
+            written["no_corrections"] = empty
+        return empty
+
+    @staticmethod
+    def _find_dispatch(con, record: Record, sha: str, *, no_corrections: bool = False) -> Optional[str]:
         """The held dispatch this record is a re-scan of, or None. Matched on the extracted or
         the corrected header (v_documents): same number, symbol, issuer and date; a dispatch
         whose number was left blank (written by hand after signing) also needs its date
-        and a subject at least 90 % alike, since blank numbers are common."""
+        and a subject at least 90 % alike, since blank numbers are common.
+
+        Without any header correction in the database v_documents shows the documents' own
+        values, and the same match is made on `documents` alone (the view costs ~7 ms a save)."""
+        if no_corrections or con.execute("SELECT 1 FROM corrections WHERE item IS NULL LIMIT 1").fetchone() is None:
+            return Store._find_dispatch_plain(con, record, sha)
         if record.number:
             hit = con.execute(
                 """SELECT d.id FROM documents d JOIN v_documents v ON v.id = d.id
@@ -639,6 +801,31 @@ class Store:
                WHERE v.number IS NULL AND v.symbol = ? AND v.issuer_name = ? AND v.issued_date = ?
                  AND v.copy_of IS NULL AND v.sha256 <> ?
                ORDER BY v.ingested_at, v.id""",
+            [record.symbol, record.issuer.name, record.issued_date, sha],
+        ).fetchall()
+        return next((i for i, subj in rows if _similar(subj, record.subject)), None)
+
+    @staticmethod
+    def _find_dispatch_plain(con, record: Record, sha: str) -> Optional[str]:
+        """_find_dispatch when no document has a header correction: v_documents' number, symbol,
+        issuer_name, issued_date and subject are then the documents' own, so `d.x = ? OR v.x = ?`
+        is `d.x = ?`, and `d.x IS NOT DISTINCT FROM ? OR v.x = ?` is `d.x IS NOT DISTINCT FROM ?`."""
+        if record.number:
+            hit = con.execute(
+                """SELECT id FROM documents
+                   WHERE number = ? AND symbol IS NOT DISTINCT FROM ? AND issuer_name IS NOT DISTINCT FROM ?
+                     AND issued_date IS NOT DISTINCT FROM ? AND copy_of IS NULL AND sha256 <> ?
+                   ORDER BY ingested_at, id LIMIT 1""",
+                [record.number, record.symbol, record.issuer.name, record.issued_date, sha],
+            ).fetchone()
+            return hit[0] if hit else None
+        if not (record.symbol and record.issuer.name and record.issued_date and record.subject):
+            return None
+        rows = con.execute(
+            """SELECT id, subject FROM documents
+               WHERE number IS NULL AND symbol = ? AND issuer_name = ? AND issued_date = ?
+                 AND copy_of IS NULL AND sha256 <> ?
+               ORDER BY ingested_at, id""",
             [record.symbol, record.issuer.name, record.issued_date, sha],
         ).fetchall()
         return next((i for i, subj in rows if _similar(subj, record.subject)), None)
@@ -856,7 +1043,14 @@ class Store:
             )
         self._write(fn)
 
+    def _forget_written(self) -> None:
+        """Writes other than save() (corrections, arbitrary SQL, an index rebuild) may change the
+        registry or the fts_stale flag behind what the held connection remembers: start over."""
+        if self._written is not None:
+            self._written = _new_written()
+
     def _write(self, fn):
+        self._forget_written()
         con = self._writer()
         try:
             con.execute("BEGIN TRANSACTION")
@@ -925,6 +1119,8 @@ class Store:
 
     def query(self, sql: str, params: Optional[list | dict] = None) -> tuple[list[str], list[tuple]]:
         """Run SQL (parameterised when params are given): (column names, rows)."""
+        self._forget_written()
+
         def fn(con):
             cur = con.execute(sql, params) if params is not None else con.execute(sql)
             if cur.description is None:
@@ -965,6 +1161,10 @@ class Store:
             return self._rebuild(con, force=force)
         if self._con is not None:
             raise PermissionError("refresh_index needs a writer Store")
+        self._forget_written()
+        if self._held is not None and self._held_threads:  # the index build parallelises: every core
+            self._held.execute("RESET threads")
+            self._held_threads = None
         return self._run(fn)
 
     @staticmethod
@@ -1006,6 +1206,7 @@ class Store:
         folded = " ".join(re.findall(r"[\w]+", fold(query)))
         if not folded:
             return []
+        self._forget_written()
         if self._con is None:
             con = self._connect(read_only=False)
             try:

@@ -16,9 +16,10 @@ from congvan.pipeline.run import extract_file
 from conftest import assert_nothing_lost, data_settings, dispatch, make_pdf
 
 
-def crash_on_bad(path: str, settings):
-    """Runs in the worker: a reader that dies like a native crash on files named *bad*."""
-    if "bad" in Path(path).name:
+def crash_on_crasher(path: str, settings):
+    """Runs in the worker: a reader that dies like a native crash on files named *crasher*
+    (not "bad": the claimed name carries a random hex id, and "baabada8" was one)."""
+    if "crasher" in Path(path).name:
         os.kill(os.getpid(), signal.SIGSEGV)
     return extract_file(Path(path), settings)
 
@@ -56,14 +57,14 @@ def test_unpicklable_errors_arrive_named():
 def test_a_file_that_kills_its_reader_is_quarantined_and_the_rest_archived(tmp_path):
     s = data_settings(tmp_path, workers=2, settle_seconds=0.0)
     shas = {}
-    for name, n in (("good-1.pdf", 1), ("bad.pdf", 2), ("good-3.pdf", 3)):
+    for name, n in (("good-1.pdf", 1), ("crasher.pdf", 2), ("good-3.pdf", 3)):
         p = make_pdf(s.inbox / name, dispatch(n, day=n))
         import hashlib
 
         shas[hashlib.sha256(p.read_bytes()).hexdigest()] = name
-    summary = ingest(None, s, progress=False, extract=partial(pool.extract, fn=crash_on_bad))
+    summary = ingest(None, s, progress=False, extract=partial(pool.extract, fn=crash_on_crasher))
     assert summary["quarantined"] == 1 and summary["inserted"] + summary.get("copies", 0) == 2
-    reason = next(s.quarantine.rglob("bad.pdf.reason.json")).read_text()
+    reason = next(s.quarantine.rglob("crasher.pdf.reason.json")).read_text()
     assert "crashed the reader process" in reason and "SIGSEGV" in reason
     assert_nothing_lost(s, shas, case="a file that kills its reader process (SIGSEGV)",
                         outcome="quarantined: extract (crashed the reader process); others archived")
