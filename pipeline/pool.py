@@ -69,8 +69,9 @@ def _extract_in_child(path: str, settings: Settings):
         raise portable from None
 
 
-# What every worker needs, imported once in the fork server rather than once per worker.
-PRELOAD = ["congvan.extractors", "congvan.pipeline.acquire", "congvan.pipeline.run"]
+# What every worker needs, imported (and warmed: pipeline/warm.py) once in the fork server rather
+# than once per worker.
+PRELOAD = ["congvan.pipeline.warm"]
 
 
 def _context():
