@@ -2,11 +2,12 @@
 
 Worker processes are forked from a server that imports this module (pool.PRELOAD). Importing it
 loads what the first file would otherwise load in every worker: the lazily imported modules
-(PLAYA, the extractors' submodules) and the cached rule tables, regexes and post-correction
-language model, by reading one short invented dispatch through the extractors and post-correction.
-The workers then share those pages copy-on-write instead of each building its own (~0.2 s of CPU and
-the language model's memory per worker). A failure here only costs that time: it is logged, and
-each worker loads what it needs on first use as before.
+(PLAYA, the extractors' submodules) and the cached rule tables and regexes, by reading one short
+invented dispatch through the extractors. The workers then share those pages copy-on-write instead
+of each building its own (~0.15 s of CPU per worker). The post-correction language model is left to
+the first OCR'd page (0.24 s): a run of text layers never needs it, and the workers wait for this
+warm-up. A failure here only costs that time: it is logged, and each worker loads what it needs on
+first use as before.
 """
 from __future__ import annotations
 
@@ -37,11 +38,10 @@ Nguyễn Văn An
 
 
 def warm() -> None:
-    from congvan.pipeline import acquire, playaobjects, postcorrect, run  # noqa: F401
+    from congvan.pipeline import acquire, playaobjects, run  # noqa: F401
     from congvan.pipeline.document import Document
 
     run.build_record(Document.from_text(_TEXT))
-    postcorrect.postcorrect(_TEXT)
 
 
 try:
