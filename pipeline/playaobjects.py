@@ -2,7 +2,7 @@
 
 Why: on born-digital dispatches pdfminer's pure-Python interpreter was about half of all the
 work (parse the content stream, build an LTChar, then a dict, per glyph). PLAYA (playa-pdf, MIT,
-by a pdfminer.six maintainer) interprets the same streams lazily and several times faster, and
+derived from pdfminer.six) interprets the same streams lazily and several times faster, and
 its `playa.miner` module already reproduces pdfminer's glyph boxes ("bogus bboxes" included).
 Here each PLAYA object becomes the dict pdfplumber would have made from pdfminer's, with the
 same keys and values, so tables, words and everything downstream are unchanged.
