@@ -5,12 +5,15 @@ work (parse the content stream, build an LTChar, then a dict, per glyph). PLAYA 
 derived from pdfminer.six) interprets the same streams lazily and several times faster, and
 its `playa.miner` module already reproduces pdfminer's glyph boxes ("bogus bboxes" included).
 Here each PLAYA object becomes the dict pdfplumber would have made from pdfminer's, with the
-same keys and values, so tables, words and everything downstream are unchanged.
+same keys in the same order and the same values (coordinates to ~1e-15: PLAYA multiplies in
+another order; `linewidth` where a page never sets one is PDF's default 1.0, pdfminer's 0), so
+tables, words and everything downstream are unchanged.
 
-The dicts are checked against pdfplumber's own on every sample and real-world PDF
-(tests/test_acquire_speed.py). A page PLAYA cannot read, or reads into something we do not map
-(a pattern colour, a Type 3 glyph with no text), raises `NotMapped`; the caller then lets
-pdfminer read that page as before. Marked-content ids (`mcid`, `tag`) follow the innermost open
+The dicts are checked against pdfplumber's own on every sample and real-world PDF, and the pages
+acquire() makes from them against pdfminer's (tests/test_acquire_speed.py). A page PLAYA cannot
+read, or reads into something mapped differently (a simple-font glyph without a width: PLAYA
+assumes 1000 units, pdfminer 0; a pattern colour; vertical writing; zero-size text), raises
+`NotMapped`; the caller then lets pdfminer read that page as before. Marked-content ids (`mcid`, `tag`) follow the innermost open
 marked-content section, which is what pdfplumber records except after a nested section closes;
 nothing here reads them.
 """
