@@ -83,6 +83,12 @@ def _cpu() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+def _engine_version() -> str:
+    from congvan.pipeline.ocr import engine_version
+
+    return engine_version()
+
+
 def _maxrss_mb(who: int) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024.0, 1)  # Linux: KiB
 
@@ -655,7 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick, "workers": workers,
         "machine": {"cpus": os.cpu_count(), "load_before": _load(),
-                    "tesseract": subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]},
+                    "tesseract": subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+                    # the pipeline's pages go to libtesseract in its own process (ocr._Engine) unless ""
+                    "pipeline_libtesseract": _engine_version()},
         "targets": {k: f"{op} {v:g}" for k, (op, v) in TARGETS.items()},
     }
     records: list = []

@@ -778,7 +778,7 @@ def run_ingest(
     finally:
         _close_store(ctx)
         if ctx.own_pool:  # a long-lived caller (serve) should not keep idle workers' memory between runs
-            pool.shutdown()
+            pool.shutdown_soon()
         lock.__exit__(None, None, None)
     summary["seconds"] = round(time.monotonic() - t0, 2)
     log.info("run end: %s", {k: summary[k] for k in Summary.COUNTS} | {"seconds": summary["seconds"]})

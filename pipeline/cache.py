@@ -86,6 +86,7 @@ def ocr_fingerprint(lang: str) -> str:
         h.update(dep.read_bytes() if dep.exists() else b"")
     version, tessdata = _tesseract_identity()
     h.update(version.encode())
+    h.update(ocr.engine_version().encode())  # libtesseract, when pages are read in this process
     # The retries read with an extra model and orientation with osd: they decide the reading too.
     models = "+".join(filter(None, (lang, getattr(ocr, "EXTRA_MODEL", ""), "osd")))
     for item in _traineddata_identity(models, tessdata):
@@ -174,20 +175,31 @@ class OcrCache:
             return None
         names = {f.name for f in dataclasses.fields(OcrResult)}
         try:
-            return OcrResult(**{k: v for k, v in data.get("result", {}).items() if k in names})
+            res = OcrResult(**{k: v for k, v in data.get("result", {}).items() if k in names})
         except TypeError:  # a field the entry lacks: an entry from other code
             return None
+        return self._mark(res, key)
+
+    def _mark(self, result, key: str):
+        """The result remembers its entry, so the page's table reading can be kept beside it."""
+        try:
+            result._cache_entry = (self, key)
+        except AttributeError:
+            pass
+        return result
 
     def put(self, key: str, result) -> Optional[Path]:
         """Store `result` (an OcrResult); returns the entry's path, or None when it could not be written."""
-        path = self._path(key)
-        entry = {"format": FORMAT, "key": key, "result": dataclasses.asdict(result)}
+        self._mark(result, key)
+        return self._write(self._path(key), {"format": FORMAT, "key": key, "result": dataclasses.asdict(result)})
+
+    def _write(self, path: Path, entry: dict) -> Optional[Path]:
         tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"))
+                json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"), default=_plain)
             os.replace(tmp, path)
             return path
         except (OSError, TypeError, ValueError) as exc:
@@ -198,6 +210,82 @@ class OcrCache:
                 except OSError:
                     pass
             return None
+
+    # ---------------------------------------------------------------- ruled tables of a cached page
+    def _tables_key(self, key: str) -> str:
+        return hashlib.sha256(f"{key}\0tables\0{tables_fingerprint()}".encode()).hexdigest()
+
+    def get_tables(self, key: str):
+        """The page's table reading kept beside its OCR entry `key`: a TableReading, None (the page
+        has no ruled table), or MISS."""
+        from congvan.pipeline.ocr_tables import TableReading
+
+        tkey = self._tables_key(key)
+        path = self.root / tkey[:2] / f"{tkey}.tables.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return MISS
+        except (OSError, ValueError) as exc:
+            log.warning("OCR cache entry %s unreadable (%s): tables read again", path, exc)
+            return MISS
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != tkey:
+            return MISS
+        t = data.get("tables")
+        if t is None:
+            return None
+        try:
+            spans = [[[tuple(sp) if sp is not None else None for sp in row] for row in table] for table in t["spans"]]
+            return TableReading(t["text"], t["words"], t["tables"], spans)
+        except (KeyError, TypeError):
+            return MISS
+
+    def put_tables(self, key: str, reading) -> Optional[Path]:
+        tkey = self._tables_key(key)
+        body = None if reading is None else {"text": reading.text, "words": reading.words,
+                                             "tables": reading.tables, "spans": reading.spans}
+        return self._write(self.root / tkey[:2] / f"{tkey}.tables.json",
+                           {"format": FORMAT, "key": tkey, "tables": body})
+
+
+MISS = object()
+
+
+def _plain(o):
+    """numpy scalars (grid positions from OpenCV's stats) as Python numbers for JSON."""
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+@lru_cache(maxsize=1)
+def tables_fingerprint() -> str:
+    """The code that reads ruled tables from a page and its OCR reading (pipeline/ocr_tables.py)."""
+    from congvan.pipeline import ocr_tables
+
+    return hashlib.sha256(Path(ocr_tables.__file__).read_bytes()).hexdigest()
+
+
+def cached_tables(result):
+    """The table reading kept for this OcrResult's cache entry, or MISS (not cached, or no entry)."""
+    entry = getattr(result, "_cache_entry", None)
+    if entry is None:
+        return MISS
+    cache, key = entry
+    try:
+        return cache.get_tables(key)
+    except Exception as exc:  # noqa: BLE001 - the cache must never cost a page
+        log.warning("OCR cache: tables of %s unreadable (%s)", key, exc)
+        return MISS
+
+
+def keep_tables(result, reading) -> None:
+    entry = getattr(result, "_cache_entry", None)
+    if entry is not None:
+        try:
+            entry[0].put_tables(entry[1], reading)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("OCR cache: cannot keep the tables of %s (%s)", entry[1], exc)
 
 
 _CACHES: dict[Path, OcrCache] = {}

@@ -8,7 +8,9 @@ parallel beat one page with many threads on small machines.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,8 +68,10 @@ def estimate_skew(grey: Image.Image, max_angle: float = 6.0, step: float = 0.25)
     im = Image.fromarray(ink)
     best, best_score = 0.0, -1.0
     for a in np.arange(-max_angle, max_angle + 1e-9, step):
-        rot = np.asarray(im.rotate(float(a), resample=Image.NEAREST, fillcolor=0), dtype=np.float32)
-        prof = rot.sum(axis=1)
+        rot = np.asarray(im.rotate(float(a), resample=Image.NEAREST, fillcolor=0))
+        # Row sums of a 0/255 image, counted as integers: the same float32 values a float32 sum gives
+        # (every partial sum is an integer under 2**24, exact in float32), without the float copy.
+        prof = (np.count_nonzero(rot, axis=1) * 255).astype(np.float32)
         score = float(np.var(np.diff(prof)))
         if score > best_score:
             best, best_score = float(a), score
@@ -179,8 +183,19 @@ def _as_ppm(img: Image.Image):
         img.format = old
 
 
+def _timeout_error(timeout: float) -> LimitExceeded:
+    return LimitExceeded(f"OCR took longer than the per-page limit ocr_timeout={timeout:g}s", stage="ocr")
+
+
 def tesseract_words(img: Image.Image, lang: str, psm: int, timeout: float) -> dict:
+    """tesseract's word table (`image_to_data` as a dict) for `img`, read with `lang` at `psm`."""
     import pytesseract
+
+    engine = _engine()
+    if engine is not None:
+        with ocr_slot():
+            tsv = engine.read(img, lang, psm, timeout, "tsv")
+        return pytesseract.pytesseract.file_to_dict(tsv, "\t", -1)  # what image_to_data(DICT) returns
 
     try:
         with ocr_slot(), _as_ppm(img) as raw:
@@ -189,10 +204,232 @@ def tesseract_words(img: Image.Image, lang: str, psm: int, timeout: float) -> di
             )
     except RuntimeError as exc:
         if "timeout" in str(exc).lower():
-            raise LimitExceeded(
-                f"OCR took longer than the per-page limit ocr_timeout={timeout:g}s", stage="ocr"
-            ) from exc
+            raise _timeout_error(timeout) from exc
         raise
+
+
+def tesseract_hocr(img: Image.Image, lang: str, psm: int, timeout: float) -> str:
+    """tesseract's hOCR with character boxes (`-c hocr_char_boxes=1`) for `img`."""
+    engine = _engine()
+    if engine is not None:
+        with ocr_slot():
+            return engine.read(img, lang, psm, timeout, "hocr")
+    import pytesseract
+
+    try:
+        with ocr_slot(), _as_ppm(img) as raw:
+            return pytesseract.image_to_pdf_or_hocr(raw, lang=lang, config=f"--psm {psm} -c hocr_char_boxes=1",
+                                                    extension="hocr", timeout=timeout).decode("utf-8")
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise _timeout_error(timeout) from exc
+        raise
+
+
+# --------------------------------------------------------------------------- tesseract in this process
+# Tesseract's own start-up (loading the model and its dictionaries) cost ~0.25 CPU-s a call (0.45 with
+# the script model added), paid again by every page, second reading, region crop and cell strip when
+# each ran the `tesseract` CLI. The same library (libtesseract, the one the CLI links) is called
+# here through its C API instead: loaded models (TessBaseAPI, one per language and page read at
+# once) are kept for the process's life and lent to one reading at a time. It is driven as the
+# CLI drives it for pytesseract's command line (same variables, the page segmentation mode set
+# after Init, the image handed over as the same PPM/PGM bytes decoded by leptonica, TSV from
+# GetTSVText(0) behind the CLI's header, hOCR from GetHOCRText(0)), so the words, boxes and
+# confidences are the CLI's, byte for byte (checked on all 39 readings of the 29 sample scan pages:
+# first and second readings and region crops, and on the 4 cell strips; two pages at once).
+# Orientation (OSD) still runs the CLI. The per-page limit stops recognition at the deadline
+# (tesseract's monitor) and fails a page whose reading outlasted it. CONGVAN_TESSERACT_INPROCESS=0
+# goes back to the CLI; so does a library that cannot be loaded.
+# Only in extraction worker processes (pool._init_child calls `read_in_this_process`): there a
+# native crash in tesseract kills one worker, and the pool re-reads the file alone and quarantines
+# it, as with any crashing file. The run's own process (a single file, CONGVAN_PROCESSES=0, the
+# benchmarks) keeps the CLI, whose crash or hang is one killed command.
+TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+OEM_DEFAULT = 3
+
+
+class _Engine:
+    def __init__(self):
+        import ctypes
+
+        self.c = ctypes
+        tess = ctypes.CDLL(_library("tesseract", "libtesseract.so.5"))
+        lept = ctypes.CDLL(_library("lept", "liblept.so.5"))
+        p, cp, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+        strs = ctypes.POINTER(ctypes.c_char_p)
+        for name, args, res in (
+            ("TessVersion", [], cp), ("TessBaseAPICreate", [], p), ("TessBaseAPIDelete", [p], None),
+            ("TessBaseAPIInit4", [p, cp, cp, i, strs, i, strs, strs, ctypes.c_size_t, i], i),
+            ("TessBaseAPISetVariable", [p, cp, cp], i), ("TessBaseAPIGetPageSegMode", [p], i),
+            ("TessBaseAPISetPageSegMode", [p, i], None), ("TessBaseAPISetInputName", [p, cp], None),
+            ("TessBaseAPISetImage2", [p, p], None), ("TessBaseAPIRecognize", [p, p], i),
+            ("TessBaseAPIGetTsvText", [p, i], p), ("TessBaseAPIGetHOCRText", [p, i], p),
+            ("TessDeleteText", [p], None), ("TessBaseAPIClear", [p], None),
+            ("TessMonitorCreate", [], p), ("TessMonitorDelete", [p], None),
+            ("TessMonitorSetDeadlineMSecs", [p, i], None),
+        ):
+            fn = getattr(tess, name)
+            fn.argtypes, fn.restype = args, res
+        for name, args, res in (("pixReadMem", [cp, ctypes.c_size_t], p), ("pixDestroy", [ctypes.POINTER(p)], None),
+                                ("setMsgSeverity", [i], i)):
+            fn = getattr(lept, name)
+            fn.argtypes, fn.restype = args, res
+        lept.setMsgSeverity(6)  # L_SEVERITY_NONE: leptonica's complaints were the CLI's stderr, unread
+        self.tess, self.lept = tess, lept
+        self.version = (tess.TessVersion() or b"").decode("utf-8", "replace")
+        self.idle: dict[str, list] = {}
+        self.handles: list = []
+        self.lock = threading.Lock()
+        self.quiet = False
+
+    def _checkout(self, lang: str):
+        """A TessBaseAPI for `lang`, for this caller alone until `_checkin`: an idle one, else a new one
+        initialised as `tesseract IN OUT -l LANG -c tessedit_create_tsv=1` initialises it (hOCR is asked
+        of the same one: see read). A process keeps at most as many per language as it ever read
+        pages with at once (its page threads; fewer when the tesseract slots were the bound)."""
+        with self.lock:
+            idle = self.idle.get(lang)
+            if idle:
+                return idle.pop()
+        c, tess = self.c, self.tess
+        h = tess.TessBaseAPICreate()
+        names = (c.c_char_p * 1)(b"tessedit_create_tsv")
+        values = (c.c_char_p * 1)(b"1")
+        if tess.TessBaseAPIInit4(h, None, lang.encode(), OEM_DEFAULT, None, 0, names, values, 1, 0) != 0:
+            tess.TessBaseAPIDelete(h)
+            raise RuntimeError(f"tesseract cannot load the language(s) {lang!r}")
+        tess.TessBaseAPISetVariable(h, b"tessedit_create_tsv", b"1")  # the CLI sets -c twice, too
+        with self.lock:
+            if not self.quiet:  # tprintf's global: "Estimating resolution as …" was the CLI's stderr
+                tess.TessBaseAPISetVariable(h, b"debug_file", os.devnull.encode())
+                self.quiet = True
+            self.handles.append(h)
+        return h
+
+    def _checkin(self, lang: str, h) -> None:
+        with self.lock:
+            self.idle.setdefault(lang, []).append(h)
+
+    def read(self, img: Image.Image, lang: str, psm: int, timeout: float, kind: str) -> str:
+        import io
+        import time
+
+        c, tess, lept = self.c, self.tess, self.lept
+        buf = io.BytesIO()
+        with _as_ppm(img) as raw:
+            if "A" in raw.getbands():  # as pytesseract's prepare(): alpha onto white
+                flat = Image.new("RGB", raw.size, (255, 255, 255))
+                flat.paste(raw, (0, 0), raw.getchannel("A"))
+                raw = flat
+            raw.save(buf, format="PPM")
+        data = buf.getvalue()
+        pix = c.c_void_p(lept.pixReadMem(data, len(data)))
+        if not pix.value:
+            raise RuntimeError("leptonica could not read the page image")
+        try:
+            h = self._checkout(lang)
+        except BaseException:
+            lept.pixDestroy(c.byref(pix))
+            raise
+        if tess.TessBaseAPIGetPageSegMode(h) != psm:
+            tess.TessBaseAPISetPageSegMode(h, psm)
+        monitor = tess.TessMonitorCreate() if timeout and timeout > 0 else None
+        try:
+            t0 = time.monotonic()
+            if monitor:  # recognition stops at the deadline (the CLI's process was killed at it)
+                tess.TessMonitorSetDeadlineMSecs(monitor, int(min(timeout * 1000, 2**31 - 1)))
+            tess.TessBaseAPISetInputName(h, b"page.ppm")
+            tess.TessBaseAPISetImage2(h, pix)
+            failed = tess.TessBaseAPIRecognize(h, monitor) < 0
+            if monitor and time.monotonic() - t0 >= timeout:  # layout analysis is not stopped, only judged
+                raise _timeout_error(timeout)
+            if failed:
+                raise RuntimeError("tesseract failed to recognise the page")
+            if kind == "hocr":
+                tess.TessBaseAPISetVariable(h, b"hocr_char_boxes", b"1")
+                try:
+                    out = tess.TessBaseAPIGetHOCRText(h, 0)
+                finally:
+                    tess.TessBaseAPISetVariable(h, b"hocr_char_boxes", b"0")
+            else:
+                out = tess.TessBaseAPIGetTsvText(h, 0)
+            if not out:
+                raise RuntimeError("tesseract returned no output")
+            try:
+                text = c.string_at(out).decode("utf-8")
+            finally:
+                tess.TessDeleteText(out)
+        finally:
+            tess.TessBaseAPIClear(h)
+            self._checkin(lang, h)
+            lept.pixDestroy(c.byref(pix))
+            if monitor:
+                tess.TessMonitorDelete(monitor)
+        return TSV_HEADER + text if kind == "tsv" else text
+
+    def close(self) -> None:
+        with self.lock:
+            handles, self.handles, self.idle = self.handles, [], {}
+        for h in handles:
+            self.tess.TessBaseAPIDelete(h)
+
+
+def _library(name: str, fallback: str) -> str:
+    from ctypes.util import find_library
+
+    return find_library(name) or fallback
+
+
+_ENGINE: Optional[_Engine] = None
+_ENGINE_TRIED = False
+_ENGINE_LOCK = threading.Lock()
+
+
+_IN_WORKER = False  # set by read_in_this_process() in extraction worker processes
+
+
+def read_in_this_process() -> None:
+    """Let this process call libtesseract itself: it is a worker behind the pool's fault boundary."""
+    global _IN_WORKER
+    _IN_WORKER = True
+
+
+def _engine() -> Optional[_Engine]:
+    """The in-process tesseract, or None (not a worker process, CONGVAN_TESSERACT_INPROCESS=0, or no
+    loadable library)."""
+    global _ENGINE, _ENGINE_TRIED
+    if not _IN_WORKER:
+        return None
+    if _ENGINE_TRIED:
+        return _ENGINE
+    with _ENGINE_LOCK:
+        if not _ENGINE_TRIED:
+            if os.environ.get("CONGVAN_TESSERACT_INPROCESS", "1").strip().lower() not in ("0", "false", "no", "off"):
+                try:
+                    _ENGINE = _Engine()
+                    atexit.register(_ENGINE.close)
+                except (OSError, AttributeError) as exc:
+                    import logging
+
+                    logging.getLogger(__name__).info("tesseract runs as a command (no libtesseract: %s)", exc)
+                    _ENGINE = None
+            _ENGINE_TRIED = True
+    return _ENGINE
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts without the parent's loaded models (and a lock no thread holds)."""
+    global _ENGINE, _ENGINE_TRIED, _ENGINE_LOCK
+    _ENGINE, _ENGINE_TRIED, _ENGINE_LOCK = None, False, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def engine_version() -> str:
+    """libtesseract's version when pages are read in this process, else ""."""
+    e = _engine()
+    return e.version if e is not None else ""
 
 
 def detect_orientation(img: Image.Image, timeout: float) -> int:

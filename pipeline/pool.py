@@ -37,9 +37,10 @@ _UNAVAILABLE = False  # set once a fresh worker could not even start
 
 
 def _init_child(slots) -> None:
-    from congvan.pipeline import limits
+    from congvan.pipeline import limits, ocr
 
     limits.install(slots)
+    ocr.read_in_this_process()  # libtesseract in this process: a crash in it ends this worker only
     # Load the heavy modules while the parent is still claiming and hashing files.
     import congvan.extractors  # noqa: F401
     import congvan.pipeline.acquire  # noqa: F401
@@ -131,6 +132,13 @@ def shutdown() -> None:
             _POOL.shutdown(wait=True, cancel_futures=True)
             _POOL = None
             _stop_fork_server()
+
+
+def shutdown_soon() -> None:
+    """shutdown() in the background: a run's caller has its summary ~0.1 s sooner, and the
+    workers still exit and are reaped before the process does (the thread is not a daemon);
+    a new run's start() waits for it (the pool lock)."""
+    threading.Thread(target=shutdown, name="congvan-pool-shutdown").start()
 
 
 def _stop_fork_server() -> None:

@@ -266,3 +266,78 @@ def test_prefect_caches_the_extraction_never_the_save_or_the_move(tmp_path, monk
         monkeypatch.undo()
         code_fingerprint.cache_clear()
     assert (out["inserted"], len(calls)) == (1, 2)
+
+
+# ---------------------------------------------------------------- ruled tables kept beside the page
+
+def _words(texts):
+    n = len(texts)
+    return {"level": [5] * n, "page_num": [1] * n, "block_num": [1] * n, "par_num": [1] * n, "line_num": [1] * n,
+            "word_num": list(range(1, n + 1)), "left": [10 + 60 * i for i in range(n)], "top": [20] * n,
+            "width": [50] * n, "height": [20] * n, "conf": [90] * n, "text": list(texts)}
+
+
+@pytest.fixture
+def table_page(tmp_path, monkeypatch):
+    """A scanned page whose (fake) OCR has word boxes and whose (fake) table reader counts its calls."""
+    import numpy as np
+
+    from congvan.pipeline import ocr_tables
+
+    def fake_ocr(img, lang="vie", psm=4, timeout=120.0, **kw):
+        return OcrResult(text="STT Nội dung\n1 Ban hành", confidence=0.95, seconds=0.5,
+                         words=_words(["STT", "Nội", "dung", "1", "Ban", "hành"]))
+
+    reads = []
+    reading = ocr_tables.TableReading(
+        "STT\tNội dung\n1\tBan hành", _words(["STT", "Nội", "dung", "1", "Ban", "hành"]),
+        [[["STT", "Nội dung"], ["1", "Ban hành"]]], [[[(0, 3), (4, 12)], [(13, 14), (15, 23)]]])
+    reading.words["left"][0] = np.int32(10)  # grid positions come from OpenCV as numpy integers
+    outcome = {"reading": reading}
+
+    def fake_tables(img, words, rotated=0, angle=0.0, **kw):
+        reads.append(1)
+        return outcome["reading"]
+
+    monkeypatch.setattr(ocr_mod, "ocr_image", fake_ocr)
+    monkeypatch.setattr(ocr_tables, "read_tables", fake_tables)
+    p = tmp_path / "scan.png"
+    _page(size=(600, 800)).save(p)
+    return p, reads, outcome
+
+
+def test_table_reading_is_kept_beside_the_cached_page(tmp_path, table_page):
+    p, reads, _ = table_page
+    first = acquire(p, _settings(tmp_path))
+    second = acquire(p, _settings(tmp_path))
+    assert len(reads) == 1  # the second reading came from the cache, tables included
+    assert first.pages[0].tables == second.pages[0].tables == [[["STT", "Nội dung"], ["1", "Ban hành"]]]
+    assert [dataclasses.asdict(x) for x in first.pages] == [dataclasses.asdict(x) for x in second.pages]
+    assert list((tmp_path / "db" / "cache" / "ocr").rglob("*.tables.json"))
+
+
+def test_no_table_is_kept_too_but_not_a_failed_cell_reread(tmp_path, table_page):
+    p, reads, outcome = table_page
+    outcome["reading"] = None  # a page without a ruled table: also worth remembering
+    acquire(p, _settings(tmp_path))
+    acquire(p, _settings(tmp_path))
+    assert len(reads) == 1
+    outcome["reading"] = dataclasses.replace(outcome["reading"] or _incomplete(), complete=False)
+    other = tmp_path / "other.png"
+    _page("Số: 99/KH-UBND", size=(600, 800)).save(other)
+    acquire(other, _settings(tmp_path))
+    acquire(other, _settings(tmp_path))
+    assert len(reads) == 3  # a reading whose cell re-read failed is read again next time
+
+
+def _incomplete():
+    from congvan.pipeline.ocr_tables import TableReading
+
+    return TableReading("a\tb", _words(["a", "b"]), [[["a", "b"]]], [[[(0, 1), (2, 3)]]])
+
+
+def test_tables_are_read_again_without_the_cache(tmp_path, table_page):
+    p, reads, _ = table_page
+    acquire(p, _settings(tmp_path, ocr_cache="off"))
+    acquire(p, _settings(tmp_path, ocr_cache="off"))
+    assert len(reads) == 2

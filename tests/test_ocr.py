@@ -161,11 +161,13 @@ def test_upright_page_read_well_runs_no_osd(monkeypatch):
 
 
 def test_tesseract_gets_ppm_not_png(monkeypatch):
-    """pytesseract saves its temp file in `image.format`: PPM (ms) instead of PNG (~1 s a page)."""
+    """Through the CLI (no libtesseract, or CONGVAN_TESSERACT_INPROCESS=0) pytesseract saves its temp
+    file in `image.format`: PPM (ms) instead of PNG (~1 s a page)."""
     import pytesseract
 
     from congvan.pipeline import ocr
 
+    monkeypatch.setattr(ocr, "_engine", lambda: None)
     seen = []
 
     def fake(img, **kw):
@@ -245,3 +247,91 @@ def test_extra_model_reads_only_the_better_rendering(monkeypatch):
     res = ocr.ocr_image(page, "vie")
     assert asked == [("red", "vie"), ("luma", "vie"), ("red", "vie+Vietnamese")]
     assert res.confidence == pytest.approx(0.60)
+
+
+def _page_crop():
+    """A real scanned page region (two header lines and some body) as the pipeline greys it."""
+    import pypdfium2 as pdfium
+
+    from congvan.pipeline.ocr import preprocess
+
+    doc = pdfium.PdfDocument(str(Path(__file__).resolve().parent.parent / "samples" / "000-scan.pdf"))
+    try:
+        page = doc[0].render(scale=300 / 72).to_pil()
+    finally:
+        doc.close()
+    grey, _ = preprocess(page, "red", deskew=False)
+    return grey.crop((0, 0, grey.width, 900))
+
+
+def test_in_process_tesseract_reads_exactly_as_the_cli(monkeypatch):
+    """libtesseract through its C API gives the CLI's TSV and hOCR byte for byte (same model, same
+    variables, same PPM decoded by leptonica), with two threads at once, without tesseract's own
+    start-up each call (~0.25 CPU-s)."""
+    import threading
+
+    import pytesseract
+
+    from congvan.pipeline import ocr
+
+    monkeypatch.setattr(ocr, "_IN_WORKER", True)  # as in a worker process
+    engine = ocr._engine()
+    if engine is None:
+        pytest.skip("libtesseract cannot be loaded here")
+    img = _page_crop()
+    with ocr._as_ppm(img) as raw:
+        cli = {psm: pytesseract.image_to_data(raw, lang="vie", config=f"--psm {psm}") for psm in (4, 6)}
+        cli_hocr = pytesseract.image_to_pdf_or_hocr(raw.crop((0, 0, img.width, 120)), lang="vie",
+                                                    config="--psm 7 -c hocr_char_boxes=1",
+                                                    extension="hocr").decode("utf-8")
+    got: dict = {}
+
+    def read(k):
+        got[k] = {psm: engine.read(img, "vie", psm, 60, "tsv") for psm in (4, 6)}
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got[0] == got[1] == cli
+    from congvan.pipeline.ocr_tables import _HOCR_SPAN
+
+    mine = engine.read(img.crop((0, 0, img.width, 120)), "vie", 7, 60, "hocr")
+    assert [m.groups() for m in _HOCR_SPAN.finditer(mine)] == [m.groups() for m in _HOCR_SPAN.finditer(cli_hocr)]
+    assert any(m.group(2) for m in _HOCR_SPAN.finditer(mine))  # character boxes were asked for
+    assert ocr.tesseract_words(img, "vie", 4, 60) == pytesseract.pytesseract.file_to_dict(cli[4], "\t", -1)
+
+
+def engine_version_in_child(path, settings) -> str:
+    """Runs in an extraction worker (pool.extract's fn)."""
+    from congvan.pipeline import ocr
+
+    return ocr.engine_version()
+
+
+def test_in_process_tesseract_only_in_worker_processes(tmp_path, monkeypatch):
+    """The run's own process keeps the CLI (a crash there is one killed command); a worker, behind
+    the pool's re-read-alone-and-quarantine boundary, reads with libtesseract."""
+    from congvan.pipeline import ocr, pool
+    from conftest import data_settings
+
+    monkeypatch.setattr(ocr, "_IN_WORKER", False)
+    assert ocr._engine() is None and ocr.engine_version() == ""
+    probe = ocr._Engine if hasattr(ocr, "_Engine") else None
+    try:
+        probe().close()
+    except (OSError, AttributeError, TypeError):
+        pytest.skip("libtesseract cannot be loaded here")
+    s = data_settings(tmp_path, workers=2)
+    assert pool.extract(tmp_path / "unused.pdf", s, fn=engine_version_in_child).startswith("5.")
+
+
+def test_in_process_tesseract_can_be_turned_off(monkeypatch):
+    from congvan.pipeline import ocr
+
+    monkeypatch.setattr(ocr, "_IN_WORKER", True)
+    monkeypatch.setenv("CONGVAN_TESSERACT_INPROCESS", "0")
+    monkeypatch.setattr(ocr, "_ENGINE", None)
+    monkeypatch.setattr(ocr, "_ENGINE_TRIED", False)
+    assert ocr._engine() is None and ocr.engine_version() == ""

@@ -264,9 +264,13 @@ def test_components_labelled_inside_the_ink_box_match_the_full_call():
 
 
 def test_cell_strip_goes_to_tesseract_as_ppm(monkeypatch):
-    """The re-read strip is handed over as PPM/PGM like the pages (pytesseract would write a PNG)."""
+    """Through the CLI, the re-read strip is handed over as PPM/PGM like the pages (pytesseract would
+    write a PNG)."""
     import pytesseract
 
+    from congvan.pipeline import ocr
+
+    monkeypatch.setattr(ocr, "_engine", lambda: None)
     seen = []
 
     def fake(img, **kw):
