@@ -156,22 +156,29 @@ class OcrCache:
         h.update(ocr_fingerprint(lang).encode())
         return h.hexdigest()
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+    def _path(self, key: str, suffix: str = ".json") -> Path:
+        return self.root / key[:2] / f"{key}{suffix}"
 
-    def get(self, key: str):
-        """The cached OcrResult, or None (missing, damaged, or from an older layout)."""
-        from congvan.pipeline.ocr import OcrResult
-
-        path = self._path(key)
+    def _read(self, key: str, suffix: str, redo: str) -> Optional[dict]:
+        """The entry written under `key`, or None (missing, damaged, or from an older layout)."""
+        path = self._path(key, suffix)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            log.warning("OCR cache entry %s unreadable (%s): OCR again", path, exc)
+            log.warning("OCR cache entry %s unreadable (%s): %s", path, exc, redo)
             return None
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
+            return None
+        return data
+
+    def get(self, key: str):
+        """The cached OcrResult, or None (missing, damaged, or from an older layout)."""
+        from congvan.pipeline.ocr import OcrResult
+
+        data = self._read(key, ".json", "OCR again")
+        if data is None:
             return None
         names = {f.name for f in dataclasses.fields(OcrResult)}
         try:
@@ -220,16 +227,8 @@ class OcrCache:
         has no ruled table), or MISS."""
         from congvan.pipeline.ocr_tables import TableReading
 
-        tkey = self._tables_key(key)
-        path = self.root / tkey[:2] / f"{tkey}.tables.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return MISS
-        except (OSError, ValueError) as exc:
-            log.warning("OCR cache entry %s unreadable (%s): tables read again", path, exc)
-            return MISS
-        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != tkey:
+        data = self._read(self._tables_key(key), ".tables.json", "tables read again")
+        if data is None:
             return MISS
         t = data.get("tables")
         if t is None:
@@ -244,8 +243,7 @@ class OcrCache:
         tkey = self._tables_key(key)
         body = None if reading is None else {"text": reading.text, "words": reading.words,
                                              "tables": reading.tables, "spans": reading.spans}
-        return self._write(self.root / tkey[:2] / f"{tkey}.tables.json",
-                           {"format": FORMAT, "key": tkey, "tables": body})
+        return self._write(self._path(tkey, ".tables.json"), {"format": FORMAT, "key": tkey, "tables": body})
 
 
 MISS = object()
