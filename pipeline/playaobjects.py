@@ -240,7 +240,8 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
             for child in obj:
                 add_lt(child)
         else:
-            objects.setdefault(type(obj).__name__[2:].lower(), []).append(lt_dict(obj))
+            d = lt_dict(obj)
+            objects.setdefault(d["object_type"], []).append(d)
 
     def walk(obj) -> None:
         if isinstance(obj, TextObject):
