@@ -41,10 +41,12 @@ def _init_child(slots) -> None:
 
     limits.install(slots)
     ocr.read_in_this_process()  # libtesseract in this process: a crash in it ends this worker only
-    # Load the heavy modules while the parent is still claiming and hashing files.
-    import congvan.extractors  # noqa: F401
-    import congvan.pipeline.acquire  # noqa: F401
-    import congvan.pipeline.run  # noqa: F401
+    # The fork server's preload, for spawned workers too (already loaded in a forked one): the
+    # readers load while the parent is still claiming and hashing files.
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
 
 
 def _portable(exc: BaseException) -> BaseException:
