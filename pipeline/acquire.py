@@ -297,6 +297,8 @@ class _LayerDecision:
 def _acquire_pdf(path: Path, settings: Settings) -> list[Page]:
     import pdfplumber
 
+    from congvan.pipeline.cache import bitmap_digest, page_cache
+
     with _PDFIUM:
         pdf_doc = _open_pdfium(path)
     try:
@@ -316,10 +318,16 @@ def _acquire_pdf(path: Path, settings: Settings) -> list[Page]:
             # The one render of this page at OCR resolution; the image lives only while it is read.
             try:
                 with _PDFIUM:
-                    img = pdf_doc[i].render(scale=scale).to_pil()
+                    bitmap = pdf_doc[i].render(scale=scale)
+                    img = bitmap.to_pil()
             except Exception as exc:
                 raise CorruptInput(f"{path.name} page {i + 1} cannot be rendered: {exc}") from exc
-            res = _ocr_or_fail(img, settings, f"{path.name} page {i + 1}")
+            try:  # the cache key from the bitmap in place: cheaper than from the PIL copy
+                digest = bitmap_digest(bitmap) if page_cache(settings) is not None else None
+            finally:
+                with _PDFIUM:  # pdfium is not thread-safe, its bitmaps' release included
+                    bitmap.close()
+            res = _ocr_or_fail(img, settings, f"{path.name} page {i + 1}", digest)
             return _ocr_page(i + 1, res, d.reason, d.original, img)
 
         # Decisions are taken here in page order while earlier pages that need OCR are already
@@ -486,8 +494,9 @@ def _run_parallel(work: Callable[[int], Page], n: int, workers: int) -> list[Pag
         raise
 
 
-def _ocr_or_fail(img, settings: Settings, where: str):
-    """OCR one image, through the page cache; tesseract failures become a CongvanError naming the page."""
+def _ocr_or_fail(img, settings: Settings, where: str, digest: Optional[str] = None):
+    """OCR one image, through the page cache; tesseract failures become a CongvanError naming the
+    page. `digest`: the pixels' hash, cheaper than hashing `img` (a rendered page's bitmap)."""
     from congvan.pipeline.cache import page_cache
     from congvan.pipeline.ocr import ocr_image
 
@@ -495,7 +504,7 @@ def _ocr_or_fail(img, settings: Settings, where: str):
     key = None
     if cache is not None:
         try:
-            key = cache.key(img, settings.ocr_lang)
+            key = cache.key(img, settings.ocr_lang, digest)
         except Exception as exc:  # the cache must never cost a page
             log.warning("%s: no OCR cache key (%s)", where, exc)
         if key is not None:

@@ -14,7 +14,7 @@ from congvan.config import Settings
 from congvan.pipeline import cache as cache_mod
 from congvan.pipeline import ocr as ocr_mod
 from congvan.pipeline.acquire import acquire
-from congvan.pipeline.cache import OcrCache, code_fingerprint, extraction_key, image_digest, page_cache
+from congvan.pipeline.cache import OcrCache, bitmap_digest, code_fingerprint, extraction_key, image_digest, page_cache
 from congvan.pipeline.ocr import OcrResult
 
 
@@ -49,6 +49,30 @@ def test_key_follows_pixels_and_language():
     assert c.key(a, "vie") != c.key(other, "vie")
     assert c.key(a, "vie") != c.key(a, "vie+eng")
     assert c.key(a, "vie") != c.key(a.convert("L"), "vie")  # same picture, other pixels given to OCR
+
+
+def test_bitmap_digest_follows_the_rendered_pixels_only():
+    """A rendered page is keyed from pdfium's bitmap in place: the same render gives the same key,
+    another page another one, and stride padding (whose bytes nothing defines) is not hashed."""
+    import pypdfium2 as pdfium
+
+    src = Path(__file__).resolve().parent.parent / "samples" / "001-scan.pdf"
+    doc = pdfium.PdfDocument(str(src))
+    try:
+        first, again, other = (doc[i].render(scale=0.5) for i in (0, 0, 1))
+        assert bitmap_digest(first) == bitmap_digest(again)
+        assert bitmap_digest(first) != bitmap_digest(other)
+    finally:
+        doc.close()
+
+    class Bitmap:  # the attributes bitmap_digest reads, laid out with and without row padding
+        def __init__(self, rows: list[bytes], stride: int):
+            self.mode, self.width, self.height, self.stride = "L", len(rows[0]), len(rows), stride
+            self.buffer = bytearray(b"".join(r + bytes([len(r) + i]) * (stride - len(r)) for i, r in enumerate(rows)))
+
+    rows = [b"\x00\x10\x20", b"\x30\x40\x50"]
+    assert bitmap_digest(Bitmap(rows, 3)) == bitmap_digest(Bitmap(rows, 4)) == bitmap_digest(Bitmap(rows, 8))
+    assert bitmap_digest(Bitmap(rows, 4)) != bitmap_digest(Bitmap([rows[0], b"\x30\x40\x51"], 4))
 
 
 def test_key_follows_the_ocr_code(tmp_path, monkeypatch):
