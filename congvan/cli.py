@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -103,11 +104,16 @@ def ingest(
     paths: Optional[list[Path]] = typer.Argument(None, help="files or folders (processed in place); none = the inbox"),
     db: Optional[Path] = DbOption,
     inbox: Optional[Path] = typer.Option(None, "--inbox", help="inbox folder [env CONGVAN_INBOX, default data/inbox]"),
-    prefect: bool = typer.Option(True, "--prefect/--no-prefect", help="run as a Prefect flow (in-process, no server)"),
+    prefect: Optional[bool] = typer.Option(
+        None, "--prefect/--no-prefect",
+        help="run as a Prefect flow [default: when PREFECT_API_URL names a server; --prefect without one "
+             "starts Prefect's temporary server, 5-10 s]"),
 ) -> None:
     """Ingest files or folders into the database; with no PATH, the inbox."""
     settings = _settings(db, inbox)
     plist = [str(p) for p in paths] if paths else None
+    if prefect is None:  # a run recorded in a server's history costs nothing to start; a temporary one costs seconds
+        prefect = bool(os.environ.get("PREFECT_API_URL", "").strip())
     if prefect:
         from congvan.flows.ingest import ingest_flow
 

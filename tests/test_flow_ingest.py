@@ -473,3 +473,24 @@ def test_store_operations_queued_behind_the_writer_go_in_together(settings):
         t.join(10)
     assert out == {"slow": "first", 1: 1, 2: 2, 3: "bad record 3", 4: 4}
     assert len(held) == 1  # the four queued operations shared one connection
+
+
+@pytest.mark.parametrize("flag, api_url, expected", [
+    (None, "", "plain"),                      # no server: Prefect's temporary one would cost 5-10 s a run
+    (None, "http://127.0.0.1:4200/api", "flow"),  # a server: the run goes into its history
+    ("--prefect", "", "flow"),
+    ("--no-prefect", "http://127.0.0.1:4200/api", "plain"),
+])
+def test_cli_ingest_runs_as_a_prefect_flow_when_a_server_is_named(tmp_path, monkeypatch, flag, api_url, expected):
+    from typer.testing import CliRunner
+
+    from congvan.cli import app
+
+    called = []
+    monkeypatch.setattr(ing, "ingest", lambda paths, settings, **kw: called.append("plain") or ing.Summary())
+    monkeypatch.setattr(ing, "ingest_flow", lambda **kw: called.append("flow") or ing.Summary())
+    monkeypatch.setenv("PREFECT_API_URL", api_url)
+    args = ["ingest", str(tmp_path), "--db", str(tmp_path / "c.duckdb")] + ([flag] if flag else [])
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert called == [expected]
