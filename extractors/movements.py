@@ -42,7 +42,7 @@ from typing import Optional
 
 from rapidfuzz import fuzz
 
-from congvan.extractors.dates import View, clean, fold_same_length, fold, load_json, load_lines, make_view
+from congvan.extractors.dates import View, clean, fold_same_length, folded_text, fold, load_json, load_lines, make_view
 from congvan.pipeline.document import Document
 from congvan.schemas.record import Movement, Provenance
 
@@ -85,27 +85,41 @@ def split_period(name: str) -> tuple[str, Optional[str]]:
     return name[:m.start()].rstrip(" ,;-–"), period
 
 
+@lru_cache(None)
+def _generic_leading() -> list[str]:
+    return sorted(_context()["generic_leading"], key=len, reverse=True)
+
+
 def normalise(name: str) -> str:
     """Folded, punctuation-free, period-free, without generic leading words: the matching form."""
     base, _ = split_period(clean(name))
     s = re.sub(r"[^\w\s]", " ", fold(base))
     s = re.sub(r"\s+", " ", s).strip()
-    for g in sorted(_context()["generic_leading"], key=len, reverse=True):
+    for g in _generic_leading():
         if s.startswith(g + " "):
             s = s[len(g) + 1:]
             break
     return s
 
 
+@lru_cache(None)
+def _alias_words() -> list[tuple[str, str, frozenset[str], int]]:
+    """(alias, canonical, its set of words, its word count): split once, not per comparison."""
+    return [(alias, canon, frozenset(alias.split()), len(alias.split())) for alias, canon in _aliases()]
+
+
+@lru_cache(maxsize=1024)
 def canonical_of(name: str, threshold: int = MATCH_THRESHOLD) -> tuple[str, float]:
-    """(canonical name, score 0..1): the best alias above `threshold`, else the name itself."""
+    """(canonical name, score 0..1): the best alias above `threshold`, else the name itself.
+    Memoised: a movement is usually named several times in a document."""
     norm = normalise(name)
+    norm_words = set(norm.split())
     best, score = None, 0.0
-    for alias, canon in _aliases():
+    for alias, canon, alias_words, n_alias in _alias_words():
         s = fuzz.token_set_ratio(norm, alias)
         # token-set is 100 for any subset; demand the shared part be substantial
-        shared = len(set(norm.split()) & set(alias.split()))
-        if shared < min(3, len(alias.split())):
+        shared = len(norm_words & alias_words)
+        if shared < min(3, n_alias):
             continue
         if s > score or (s == score and best and len(canon) < len(best)):
             best, score = canon, s
@@ -175,7 +189,9 @@ def _quotations(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _triggers_rx(words: list[str]) -> re.Pattern:
+@lru_cache(None)
+def _triggers_rx(words: tuple[str, ...]) -> re.Pattern:
+    """Compiled once per word list (it was rebuilt, escaped and sorted for every mention)."""
     alt = "|".join(sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len, reverse=True))
     return re.compile(rf"(?<![a-z])(?:{alt})(?![a-z])")
 
@@ -190,7 +206,7 @@ def _decide(folded: str, start: int, prev_end: int) -> Optional[bool]:
     window = folded[lo:start]
     last, verdict = -1, None
     for words, v in ((ctx["movement"], True), (ctx["not_movement"], False)):
-        for m in _triggers_rx(words).finditer(window):
+        for m in _triggers_rx(tuple(words)).finditer(window):
             if m.end() > last or (m.end() == last and v is False):
                 last, verdict = m.end(), v
     return verdict
@@ -257,8 +273,8 @@ def _upper_line(vt: str, pos: int) -> bool:
     """Is `pos` on a heading line in capitals ("II. PHONG TRÀO THI ĐUA YÊU NƯỚC")?"""
     a = vt.rfind("\n", 0, pos) + 1
     b = vt.find("\n", pos)
-    letters = [c for c in vt[a:b if b >= 0 else len(vt)] if c.isalpha()]
-    return len(letters) >= 6 and sum(c.isupper() for c in letters) / len(letters) > 0.8
+    letters = "".join(filter(str.isalpha, vt[a:b if b >= 0 else len(vt)]))
+    return len(letters) >= 6 and sum(map(str.isupper, letters)) / len(letters) > 0.8
 
 
 def _unquoted_named(vt: str, folded: str) -> list[tuple[int, int, str, str]]:
@@ -315,7 +331,7 @@ def find_movements(doc: Document) -> list[Movement]:
     """Named movements in `doc`, one per canonical name (see module docstring)."""
     view: View = make_view(doc.text)
     vt = view.text
-    folded = _fold_same_length(vt)
+    folded = folded_text(vt)
     found = []
     prev_end, prev_ok = 0, False
     # the body only: quotation marks in the Nơi nhận block are OCR noise, not names

@@ -22,6 +22,7 @@ changed item carries REPAIRED confidence.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Callable, Optional
 
 from congvan.pipeline.document import Document
@@ -191,6 +192,12 @@ def _lost_bullet(line: str) -> bool:
     return any(ft.startswith(fold(p) + " ") for p in tables.list_phrases())
 
 
+@lru_cache(None)
+def _abbreviations() -> dict[str, str]:
+    """Folded abbreviation → as printed ("TDKT" → "TĐKT"), built once."""
+    return {fold(a): a for a in tables.list_abbreviations()}
+
+
 def repair_item(value: str) -> tuple[str, bool]:
     """Read an OCR-damaged list item back against the stock tables (`data/list_phrases.txt`,
     `data/list_abbreviations.txt`, the bodies table); (value, changed). Only mismatches are touched:
@@ -204,9 +211,9 @@ def repair_item(value: str) -> tuple[str, bool]:
         best = max(phrases, key=lambda p: fuzz.ratio(f, fold(p)))
         if len(f) >= 4 and len(value.split()) <= len(best.split()) and fuzz.ratio(f, fold(best)) >= 80:
             return best, True  # "ư trên" → "Như trên"
+    toks = list(re.finditer(r"[^\W\d_]+", value))  # the words of `value`, again only when it changes
     for p in phrases:
         n, fp = len(p.split()), fold(p)
-        toks = list(re.finditer(r"[^\W\d_]+", value))
         for i in range(len(toks) - n + 1):
             a, b = toks[i].start(), toks[i + n - 1].end()
             win = value[a:b]
@@ -216,6 +223,7 @@ def repair_item(value: str) -> tuple[str, bool]:
             if len(fw) == len(fp) and fw[0] == fp[0] and fw != fp and fuzz.ratio(fw, fp) >= 85:
                 rep = p if win[0].isupper() else p[0].lower() + p[1:]
                 value = value[:a] + rep + value[b:]
+                toks = list(re.finditer(r"[^\W\d_]+", value))
                 break
     words = value.split(" ")
     if len(words) > 1 and words[1][:1].isupper():  # "Bạn TĐKT" → "Ban TĐKT": a body word read with a wrong mark
@@ -225,7 +233,7 @@ def repair_item(value: str) -> tuple[str, bool]:
             if kind != "full" and len(head) >= 3 and " " not in p and fold(p) == head and words[0] != c0:
                 words[0] = c0
                 break
-    abbr = {fold(a): a for a in tables.list_abbreviations()}
+    abbr = _abbreviations()
     for i, w in enumerate(words):
         core = w.strip(",;:.()")
         if core.isupper() and core in abbr and abbr[core] != core:  # "TDKT" → "TĐKT"

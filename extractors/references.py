@@ -37,7 +37,7 @@ from typing import Optional
 
 from rapidfuzz import fuzz
 
-from congvan.extractors.dates import View, clean, fold_same_length, date_at, fold, load_lines, make_view
+from congvan.extractors.dates import View, clean, fold_same_length, folded_text, date_at, fold, load_lines, make_view
 from congvan.pipeline.document import Document
 from congvan.schemas.record import Provenance, Reference
 
@@ -209,7 +209,7 @@ def find_references(doc: Document) -> list[Reference]:
     """Every cited document in `doc`, deduplicated by canonical key (see module docstring)."""
     view = make_view(doc.text)
     vt = view.text
-    folded = _fold_same_length(vt)
+    folded = folded_text(vt)
     found: list[dict] = []
 
     # --- 1. numbered citations

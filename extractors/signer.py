@@ -26,6 +26,7 @@ OCR tolerance (each rule a data table with its tests in tests/test_extract_ocr_s
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Optional
 
 from congvan.pipeline.document import Document
@@ -49,9 +50,18 @@ NAME_WORD = _NameWord()
 QUALIFIERS = {"THƯỜNG TRỰC": "thường trực", "PHỤ TRÁCH": "phụ trách"}
 
 
+@lru_cache(None)
+def _folded_titles() -> tuple[tuple[str, str], ...]:
+    """(folded title, cased) in table order: folded once, not on every comparison."""
+    return tuple((fold(t), cased) for t, cased in tables.titles().items())
+
+
+@lru_cache(maxsize=4096)
 def case_title(upper: str) -> Optional[str]:
     """"PHÓ CHỦ TỊCH" → "Phó Chủ tịch", "PHÓ TỔ TRƯỞNG THƯỜNG TRỰC" → "Phó Tổ trưởng thường trực";
-    None when it is not a known title (exact, then diacritics-free match)."""
+    None when it is not a known title (exact, then diacritics-free match).
+    Memoised (a pure function of the string): the signer, the distribution list and the
+    signature-column walk ask about the same segments and their suffixes many times."""
     u = norm_ws(upper).strip(" ,.:")
     for q, cased_q in QUALIFIERS.items():
         if u.endswith(" " + q) and len(u) > len(q) + 1:
@@ -64,17 +74,17 @@ def case_title(upper: str) -> Optional[str]:
             return cased
         if u == "PHÓ " + t:
             return "Phó " + cased
-    for t, cased in table.items():
-        if f == fold(t):
+    for ft, cased in _folded_titles():
+        if f == ft:
             return cased
-        if f == "PHO " + fold(t):
+        if f == "PHO " + ft:
             return "Phó " + cased
     fo = fold(u.translate(tables.ocr_upper_confusions()))  # "CHỦ TlCH", "GIÁM Đ0C"
     if fo != f:
-        for t, cased in table.items():
-            if fo == fold(t):
+        for ft, cased in _folded_titles():
+            if fo == ft:
                 return cased
-            if fo == "PHO " + fold(t):
+            if fo == "PHO " + ft:
                 return "Phó " + cased
     return _title_of_body(u)
 
@@ -89,16 +99,33 @@ def _title_of_body(u: str) -> Optional[str]:
     """"GIÁM ĐỐC SỞ NỘI VỤ" → "Giám đốc Sở Nội vụ", "CHỦ TỊCH UBND TỈNH" → "Chủ tịch UBND tỉnh": a
     known title followed by the body it heads (a body-table prefix or an issuer code)."""
     words = u.split()
+    bodies = _folded_body_set()
     for k in range(1, len(words)):  # the shortest title first: "GIÁM ĐỐC" | "SỞ NỘI VỤ", not "… SỞ NỘI" | "VỤ"
         head, body = " ".join(words[:k]), " ".join(words[k:])
-        fb = fold(body)
-        if body.split()[0] not in tables.issuer_codes() and not any(
-                fb == p or fb.startswith(p + " ") for p in tables.folded_bodies()):
+        if body.split()[0] not in tables.issuer_codes() and not _starts_with_body(fold(body), bodies):
             continue
         cased = case_title(head)
         if cased:
             return f"{cased} {case_body(body)}"
     return None
+
+
+@lru_cache(None)
+def _folded_body_set() -> frozenset[str]:
+    return frozenset(tables.folded_bodies())
+
+
+def _starts_with_body(fb: str, bodies: frozenset[str]) -> bool:
+    """`fb` is a folded body prefix or starts with one and a space: a set lookup per word boundary
+    instead of a scan of the whole table."""
+    if fb in bodies:
+        return True
+    i = fb.find(" ")
+    while i != -1:
+        if fb[:i] in bodies:
+            return True
+        i = fb.find(" ", i + 1)
+    return False
 
 
 def _case_on_behalf(upper: str) -> str:
@@ -236,7 +263,7 @@ def _loose_prefix_ok(prefix: str, rest: str) -> bool:
         return False
     if prefix == "TM.":
         f = fold(" ".join(words))
-        return any(f == fold(p) or f.startswith(fold(p) + " ") for p, _, _ in tables.bodies())
+        return any(f == p or f.startswith(p + " ") for p in tables.folded_bodies())
     return all(case_title(p.strip()) for p in " ".join(words).split(",") if p.strip())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterator, Optional
 
 from congvan.pipeline.document import Document
@@ -76,22 +77,38 @@ ETH = str.maketrans({"Ð": "Đ", "ð": "đ"})
 
 def norm_ws(s: str) -> str:
     """NFC and single spaces: what every comparison and every output string goes through."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", s)).strip().translate(ETH)
+    # split/join and replace: the same result as re.sub(r"\s+", " ") + strip + translate(ETH), several
+    # times faster on long text (str.translate with a dict costs ~60 ns a character)
+    return " ".join(unicodedata.normalize("NFC", s).split()).replace("Ð", "Đ").replace("ð", "đ")
 
 
+class _NoMarks(dict):
+    """str.translate table deleting combining marks (category Mn), filled per character on first
+    sight: a C-level translate instead of a Python test on every character."""
+
+    def __missing__(self, cp: int):
+        self[cp] = None if unicodedata.category(chr(cp)) == "Mn" else cp
+        return self[cp]
+
+
+NO_MARKS = _NoMarks()
+_WS = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1 << 14)
 def fold(s: str) -> str:
-    """Upper case without diacritics (Đ→D) and single spaces: for OCR-tolerant comparison."""
+    """Upper case without diacritics (Đ→D) and single spaces: for OCR-tolerant comparison.
+    Memoised: signer and parties fold the same lines and table entries again and again."""
     s = unicodedata.normalize("NFD", s.upper().replace("Đ", "D").replace("đ", "D"))
-    s = "".join(c for c in s if unicodedata.category(c) != "Mn")
-    return re.sub(r"\s+", " ", s).strip()
+    return _WS.sub(" ", s.translate(NO_MARKS)).strip()
 
 
 def upper_ratio(s: str) -> float:
     """Share of letters that are upper case (header issuer/title lines are upper case)."""
-    letters = [c for c in s if c.isalpha()]
+    letters = "".join(filter(str.isalpha, s))
     if not letters:
         return 0.0
-    return sum(c.isupper() for c in letters) / len(letters)
+    return sum(map(str.isupper, letters)) / len(letters)
 
 
 def strip_span(text: str, start: int, end: int, chars: str = " \t-–•+;.,:") -> tuple[int, int]:

@@ -50,12 +50,13 @@ with the document year for "Quý I".  Item: the numbering path ("IV.2", "1.a)"; 
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
 
-from congvan.extractors.dates import (View, clean, document_year, fold, fold_same_length, load_lines, make_view, parse_deadline,
+from congvan.extractors.dates import (View, clean, document_year, fold, fold_same_length, folded_text, load_lines, make_view, parse_deadline,
                                       parse_deadline_cell)
 from congvan.pipeline.document import Document
 from congvan.schemas.record import Provenance, Task
@@ -63,6 +64,7 @@ from congvan.schemas.record import Provenance, Task
 
 # ---------------------------------------------------------------- tables of words
 _fold_same_length = fold_same_length
+_folded_text = folded_text
 
 
 def _alt(words: list[str]) -> str:
@@ -86,16 +88,20 @@ def _heads_folded_rx() -> re.Pattern:
     return re.compile(rf"(?!(?:cac\s+|nhung\s+)?phong\s+trao)(?:{_alt(load_lines('task_body_heads.txt'))})(?![a-z])")
 
 
+@lru_cache(None)
+def _not_heads_folded_rx() -> re.Pattern:
+    return re.compile(rf"(?:{'|'.join(re.escape(fold(w)) for w in load_lines('task_not_heads.txt'))})(?![a-z])")
+
+
 def _head_at(text: str, pos: int = 0) -> bool:
     low = text.lower()
     if _heads_rx().match(low, pos):
         return True
-    nots = "|".join(re.escape(fold(w)) for w in load_lines("task_not_heads.txt"))
     f = _fold_same_length(low)
     m = _heads_folded_rx().match(f, pos)
     # folded, a one-syllable head is ambiguous ("bo" is Bộ and "Bố trí", "so" is Sở and "Số"):
     # only multi-syllable heads ("cac co quan" for OCR "Các cợ quan") may match without diacritics
-    return bool(m) and bool(re.search(r"\s", m.group(0))) and not re.match(rf"(?:{nots})(?![a-z])", f[pos:])
+    return bool(m) and bool(re.search(r"\s", m.group(0))) and not _not_heads_folded_rx().match(f, pos)
 
 
 @lru_cache(None)
@@ -146,10 +152,12 @@ def _tails_rx() -> re.Pattern:
     return re.compile(rf",?\s+(?:{'|'.join(words)})\s*,?$", re.IGNORECASE)
 
 
-def subject_of(text: str) -> Optional[tuple[str, int]]:
+def subject_of(text: str, folded: Optional[str] = None) -> Optional[tuple[str, int]]:
     """("Sở X", offset where the action starts) when `text` opens with a body followed by an action
-    word; a leading "Đề nghị"/"Giao"/"Yêu cầu" is skipped and "có trách nhiệm" is eaten."""
-    f = _fold_same_length(text)
+    word; a leading "Đề nghị"/"Giao"/"Yêu cầu" is skipped and "có trách nhiệm" is eaten.
+    `folded` is `_fold_same_length(text)` when the caller has it (a slice of the folded document:
+    folding is per character, so the slice is the fold of the slice)."""
+    f = _fold_same_length(text) if folded is None else folded
     lead = re.match(r"\s*(?:(?:trong|sau khi|tren co so|doi voi|khi|can cu)\b[^,.;:\n]{0,80},\s*)?(?:(?:de nghi|giao|yeu cau)[ \t]+)?", f)
     s = lead.end()
     if not _head_at(text, s):
@@ -487,21 +495,51 @@ class _Item:
         return ".".join(reversed(parts))
 
 
-def _paragraph_starts(vt: str, lo: int, hi: int) -> list[int]:
-    """Offsets of lines that start a paragraph: the previous non-empty line ends a sentence."""
-    starts, prev_end_char = [], "."
-    for m in re.finditer(r"[^\n]*", vt[lo:hi]):
-        line = m.group(0)
-        if not line.strip():
+def _line_facts(line: str) -> Optional[tuple[bool, int, str]]:
+    """What `_paragraph_starts` needs of one line: None for a blank line, else (opens with an
+    item marker, indent before the text, the character it leaves as "previous line end")."""
+    if not line.strip():
+        return None
+    end_char = line.rstrip()[-1:]
+    letters = "".join(filter(str.isalpha, line))
+    if len(letters) >= 6 and sum(map(str.isupper, letters)) / len(letters) > 0.8:
+        end_char = "."  # an upper-case heading line ("III. TỔ CHỨC THỰC HIỆN") ends its own paragraph
+    return bool(_MARK.match(line)), len(line) - len(line.lstrip(" \t^")), end_char
+
+
+@lru_cache(maxsize=8)
+def _line_table(vt: str) -> tuple[list[int], list[int], list[Optional[tuple[bool, int, str]]]]:
+    """(starts, ends, facts) of every line of `vt`, computed once per text: the prose reader asks
+    for the paragraph starts of many overlapping stretches of the same text."""
+    starts, ends, facts, pos = [], [], [], 0
+    for line in vt.split("\n"):
+        starts.append(pos)
+        ends.append(pos + len(line))
+        facts.append(_line_facts(line))
+        pos += len(line) + 1
+    return starts, ends, facts
+
+
+@lru_cache(maxsize=256)
+def _paragraph_starts(vt: str, lo: int, hi: int) -> tuple[int, ...]:
+    """Offsets of lines that start a paragraph: the previous non-empty line ends a sentence.
+    Lines are read from `lo` to `hi`; a line cut by either bound is judged on its part inside.
+    Memoised (a tuple, so no caller can change it): the item builder, the intro scan and the
+    inline scan all ask for the whole body's starts."""
+    line_starts, line_ends, facts = _line_table(vt)
+    out, prev_end_char = [], "."
+    i = max(0, bisect.bisect_right(line_starts, lo) - 1)
+    while i < len(line_starts) and line_starts[i] < hi:
+        a, b = max(line_starts[i], lo), min(line_ends[i], hi)
+        fact = facts[i] if (a, b) == (line_starts[i], line_ends[i]) else (_line_facts(vt[a:b]) if a < b else None)
+        i += 1
+        if fact is None:
             continue
-        s = lo + m.start()
-        if prev_end_char in ".:;!?" or _MARK.match(line):
-            starts.append(s + len(line) - len(line.lstrip(" \t^")))
-        prev_end_char = line.rstrip()[-1:] or prev_end_char
-        letters = [c for c in line if c.isalpha()]
-        if len(letters) >= 6 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
-            prev_end_char = "."  # an upper-case heading line ("III. TỔ CHỨC THỰC HIỆN") ends its own paragraph
-    return starts
+        marked, indent, end_char = fact
+        if prev_end_char in ".:;!?" or marked:
+            out.append(a + indent)
+        prev_end_char = end_char
+    return tuple(out)
 
 
 # the signature block's first line ("TM. ỦY BAN NHÂN DÂN", OCR "x TM. …") ends the body when the
@@ -510,7 +548,7 @@ _SIGNATURE_LINE = re.compile(r"[^\n]{0,3}?\b(?:TM|KT|TL|TUQ|T/M|K/T)\.?[ \t]+[A-
 
 
 def _build_items(vt: str, lo: int, hi: int, skip: list[tuple[int, int]]) -> tuple[list[_Item], list[int]]:
-    f = _fold_same_length(vt)
+    f = _folded_text(vt)
     pstarts = [p for p in _paragraph_starts(vt, lo, hi) if not any(a <= p < b for a, b in skip)]
     items: list[_Item] = []
     barriers: list[int] = []
@@ -600,8 +638,8 @@ def _is_heading_body(vt: str, it: _Item) -> Optional[str]:
     line = clean(line)
     if not line or len(line) > 200 or line[-1:] in ".;:,-–" or not (vt[nl:it.end].strip() or it.children):
         return None
-    letters = [c for c in line if c.isalpha()]
-    if letters and sum(c.isupper() for c in letters) / len(letters) > 0.6:
+    letters = "".join(filter(str.isalpha, line))
+    if letters and sum(map(str.isupper, letters)) / len(letters) > 0.6:
         return None
     f = fold(line)
     lead = re.match(r"(?:de nghi|giao)\s+", f)
@@ -740,8 +778,9 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
             continue
         if it.level == 11 and (it.parent is None or not assigned.get(id(it.parent))) and not bullet_of_intro(it):
             continue  # bullets belong to their parent's text unless the parent is an intro/heading
-        sub = subject_of(own) or body_colon(own)
-        if sub and re.match(r"\s*giao\s", _fold_same_length(own)) and _generic_unit(sub[0]) and inherited(it):
+        own_folded = _folded_text(vt)[it.body:own_end]
+        sub = subject_of(own, own_folded) or body_colon(own)
+        if sub and re.match(r"\s*giao\s", own_folded) and _generic_unit(sub[0]) and inherited(it):
             # "đề nghị các bộ, tỉnh …: - Giao cơ quan, đơn vị chủ trì làm đầu mối …": the addressee assigns
             # one of its own units; the task is the addressee's
             sub = (inherited(it), sub[1])
@@ -787,12 +826,12 @@ def _tasks_from_prose(vt: str, lo: int, hi: int, skip: list[tuple[int, int]], ye
                         r"|(?:(?<=[.:;]\s)|(?<=\n)|(?<=^))[ \t\-]*(?P<due>Thời\s+hạn)\s+(?=[^\W\d_])", re.MULTILINE)
     covered = [(t["start"], t["end"]) for t in out]
     pstarts = _paragraph_starts(vt, lo, hi)
-    fv = _fold_same_length(vt)
+    fv = _folded_text(vt)
     for m in inline.finditer(vt, lo, hi):
         if any(a <= m.start() < b for a, b in skip):
             continue
         s = m.end()  # the assignee follows "Giao" / "… giao" / "Giải pháp khắc phục:"
-        sub = subject_of(vt[s:hi])
+        sub = subject_of(vt[s:hi], fv[s:hi])
         if not sub:
             continue
         if any(a - 12 <= m.start() <= b for a, b in covered):
@@ -887,7 +926,7 @@ def find_tasks(doc: Document) -> list[Task]:
     view: View = make_view(doc.text)
     vt = view.text
     year = document_year(vt)
-    m = _NOI_NHAN.search(_fold_same_length(vt))
+    m = _NOI_NHAN.search(_folded_text(vt))
     hi = m.start() if m else len(vt)
     # a "Nơi nhận" block before most of the body (page order) must not cut the body short
     if m and m.start() < len(vt) * 0.3:
