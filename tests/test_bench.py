@@ -127,3 +127,19 @@ def test_main_writes_json_and_prints_a_table(tmp_path, capsys):
     res = json.loads(out.read_text())
     assert res["duckdb"]["documents"] == 300 and res["memory"]["final_self_mb"] > 0
     assert "cross-reference query" in capsys.readouterr().out
+
+
+def test_cli_ingest_is_timed_as_a_user_runs_it(tmp_path, monkeypatch):
+    """The command in a fresh process, into a fresh database, without Prefect even when the
+    caller's environment names a server (the timing must not depend on one)."""
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # unreachable: used, the run would fail
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(ROOT / "samples" / "002-text.pdf", folder / "a.pdf")
+    seconds = bench._cli_ingest(folder, tmp_path / "data", 1)
+    assert seconds > 0
+    con = Store(tmp_path / "data" / "congvan.duckdb", read_only=True)
+    try:
+        assert con.has_sha256(sha256_file(folder / "a.pdf"))
+    finally:
+        con.close()
