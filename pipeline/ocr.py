@@ -58,7 +58,14 @@ DESKEW_MIN_ANGLE = 2.0  # measured: rotating 1–1.5° skews first made CER wors
 
 
 def estimate_skew(grey: Image.Image, max_angle: float = 6.0, step: float = 0.25) -> float:
-    """Skew in degrees by projection-profile sharpness on a small copy (cheap; no OSD)."""
+    """Skew in degrees by projection-profile sharpness on a small copy (cheap; no OSD).
+
+    Coarse to fine: every whole degree, then the `step` angles within a degree of the best of those
+    (19 rotations instead of 49, ~20 ms a page less). Measured, not proven: the angle the full sweep
+    picks on all 42 sample and real-world scanned pages, each as is and turned by 14 angles from -5.8
+    to 5.3 degrees (630 cases); a finer first pass (0.5) missed it twice."""
+    import cv2
+
     small = grey.copy()
     small.thumbnail((800, 800))
     arr = np.asarray(small, dtype=np.uint8)
@@ -66,16 +73,31 @@ def estimate_skew(grey: Image.Image, max_angle: float = 6.0, step: float = 0.25)
     if ink.mean() < 0.5:  # blank page
         return 0.0
     im = Image.fromarray(ink)
-    best, best_score = 0.0, -1.0
-    for a in np.arange(-max_angle, max_angle + 1e-9, step):
-        rot = np.asarray(im.rotate(float(a), resample=Image.NEAREST, fillcolor=0))
-        # Row sums of a 0/255 image, counted as integers: the same float32 values a float32 sum gives
-        # (every partial sum is an integer under 2**24, exact in float32), without the float copy.
-        prof = (np.count_nonzero(rot, axis=1) * 255).astype(np.float32)
-        score = float(np.var(np.diff(prof)))
-        if score > best_score:
-            best, best_score = float(a), score
-    return best
+    angles = np.arange(-max_angle, max_angle + 1e-9, step)
+    scores: dict[int, float] = {}
+
+    def score(i: int) -> float:
+        if i not in scores:
+            rot = np.asarray(im.rotate(float(angles[i]), resample=Image.NEAREST, fillcolor=0))
+            # Row sums of a 0/255 image, summed as integers (cv2.reduce: ~10x faster than count_nonzero
+            # per row): the same float32 values a float32 sum gives (every partial sum is an integer
+            # under 2**24, exact in float32), without the float copy.
+            prof = cv2.reduce(rot, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float32)
+            scores[i] = float(np.var(np.diff(prof)))
+        return scores[i]
+
+    def first_best(indices) -> int:  # the first of equal scores, as one ascending sweep keeps it
+        best, best_score = -1, -1.0
+        for i in sorted(indices):
+            if score(i) > best_score:
+                best, best_score = i, score(i)
+        return best
+
+    k = max(1, int(round(1.0 / step)))  # fine angles per coarse one
+    zero = int(np.argmin(np.abs(angles)))
+    coarse = first_best(range(zero % k, len(angles), k))
+    best = first_best(list(scores) + list(range(max(0, coarse - k + 1), min(len(angles), coarse + k))))
+    return float(angles[best]) if best >= 0 else 0.0
 
 
 def _blank_fraction(ink: np.ndarray, axis: int) -> float:
