@@ -77,8 +77,10 @@ def _nfc(s: str) -> str:
     return unicodedata.normalize("NFC", s)
 
 
+@lru_cache(maxsize=100_000)
 def skeleton(s: str) -> str:
-    """Letters without any diacritic, lower case: "Thường" → "thuong" (đ → d)."""
+    """Letters without any diacritic, lower case: "Thường" → "thuong" (đ → d). Cached: a page asks
+    for the same few thousand words' skeletons tens of thousands of times."""
     base = "".join(c for c in unicodedata.normalize("NFD", s.lower()) if c not in _MARKS)
     return base.replace("đ", "d")
 
@@ -167,19 +169,28 @@ def hold_out(text: str = "") -> None:
     global _HELD_OUT
     if text != _HELD_OUT:
         _HELD_OUT = text
-        _lm.cache_clear()
-        _totals.cache_clear()
-        candidates.cache_clear()
+        for cached in _LM_CACHES:
+            cached.cache_clear()
+
+
+def _add(table: dict, k, c: int, d: int) -> None:
+    c0, d0 = table.get(k, (0, 0))
+    table[k] = (c0 + c, d0 + d)
 
 
 @lru_cache(maxsize=1)
-def _lm() -> _LM:
+def _shipped_counts() -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], tuple[int, int]]]:
+    """(unigram, bigram) counts of the shipped model file, parsed once a process: `hold_out` derives
+    each leave-one-out model from them instead of parsing the file again. Never mutated."""
     uni: dict[str, tuple[int, int]] = {}
     bi: dict[tuple[str, str], tuple[int, int]] = {}
+    keys: dict[str, str] = {}  # tone_key per syllable: ~7k syllables make the file's ~110k keys
 
-    def add(table: dict, k, c: int, d: int) -> None:
-        c0, d0 = table.get(k, (0, 0))
-        table[k] = (c0 + c, d0 + d)
+    def key_of(s: str) -> str:
+        k = keys.get(s)
+        if k is None:
+            k = keys[s] = tone_key(s)
+        return k
 
     # Keyed by `tone_key`: "hòa" and "hoà" are one syllable written two ways, and share their counts.
     for line in _read("congvan.pipeline", "postcorrect_lm.tsv").splitlines():
@@ -187,16 +198,23 @@ def _lm() -> _LM:
             continue
         kind, key, c, d = line.split("\t")
         if kind == "U":
-            add(uni, tone_key(key), int(c), int(d))
+            _add(uni, key_of(key), int(c), int(d))
         else:
             a, b = key.split(" ")
-            add(bi, (tone_key(a), tone_key(b)), int(c), int(d))
+            _add(bi, (key_of(a), key_of(b)), int(c), int(d))
+    return uni, bi
+
+
+@lru_cache(maxsize=1)
+def _lm() -> _LM:
+    uni, bi = _shipped_counts()
     if _HELD_OUT:
+        uni, bi = dict(uni), dict(bi)  # the shipped counts stay as parsed
         h_uni, h_bi = count_ngrams(_HELD_OUT)
         for k, n in h_uni.items():
-            add(uni, tone_key(k), -n, 0)
+            _add(uni, tone_key(k), -n, 0)
         for (a, b), n in h_bi.items():
-            add(bi, (tone_key(a), tone_key(b)), -n, 0)
+            _add(bi, (tone_key(a), tone_key(b)), -n, 0)
         uni = {k: (max(0, c), d) for k, (c, d) in uni.items() if c > 0 or d > 0}
         bi = {k: (max(0, c), d) for k, (c, d) in bi.items() if c > 0 or d > 0}
     by_sk: dict[str, list[str]] = {}
@@ -242,6 +260,7 @@ _MARK_PAIR = {
 }
 
 
+@lru_cache(maxsize=4096)
 def _sub_cost(a: str, b: str) -> float:
     if a == b:
         return 0.0
@@ -252,23 +271,47 @@ def _sub_cost(a: str, b: str) -> float:
     return 1.0
 
 
+@lru_cache(maxsize=4096)
 def _indel_cost(a: str) -> float:
     if a in _TONES:
         return 0.3  # a tone lost or a speck read as one
     return 0.35 if a in _MARKS else 1.0
 
 
+@lru_cache(maxsize=20_000)
+def _decomposed(s: str) -> tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]:
+    """`edit_cost`'s view of a word: its decomposed letters, the cost of deleting each, and the
+    cumulative costs of inserting them (the first row of the table)."""
+    pieces = tuple(_pieces(s))
+    dels = tuple(_indel_cost(ch) for ch in pieces)
+    row = [0.0]
+    for c in dels:
+        row.append(row[-1] + c)
+    return pieces, dels, tuple(row)
+
+
 @lru_cache(maxsize=100_000)
 def edit_cost(a: str, b: str) -> float:
     """Weighted edit distance over decomposed letters: a lost or wrong diacritic costs 0.35, a letter 1."""
-    x, y = _pieces(a), _pieces(b)
-    prev = [0.0]
-    for ch in y:
-        prev.append(prev[-1] + _indel_cost(ch))
-    for ca in x:
-        cur = [prev[0] + _indel_cost(ca)]
-        for j, cb in enumerate(y, 1):
-            cur.append(min(prev[j] + _indel_cost(ca), cur[j - 1] + _indel_cost(cb), prev[j - 1] + _sub_cost(ca, cb)))
+    # The textbook recurrence, with each word's letters and their costs decomposed once (the same
+    # sums and comparisons as min(), so the same floats): candidate generation calls it thousands of
+    # times a page, for a few hundred distinct words.
+    x, del_x, _ = _decomposed(a)
+    y, del_y, first_row = _decomposed(b)
+    prev = first_row
+    for ca, del_a in zip(x, del_x):
+        left = prev[0] + del_a
+        cur = [left]
+        for cb, del_b, diag, up in zip(y, del_y, prev, prev[1:]):
+            best = up + del_a
+            v = left + del_b
+            if v < best:
+                best = v
+            v = diag if ca == cb else diag + _sub_cost(ca, cb)
+            if v < best:
+                best = v
+            cur.append(best)
+            left = best
         prev = cur
     return prev[-1]
 
@@ -407,23 +450,35 @@ def _match_case(src: str, dst: str) -> str:
     return dst
 
 
+@lru_cache(maxsize=100_000)
 def _is_code(tok: str) -> bool:
-    """All-caps ASCII (+Đ) tokens such as UBND, PAPI, SIPAS: codes, not syllables."""
+    """All-caps ASCII (+Đ) tokens such as UBND, PAPI, SIPAS: codes, not syllables. Cached: asked
+    for every token, twice a page."""
     return len(tok) >= 2 and tok.isupper() and all(ord(c) < 128 or c == "Đ" for c in tok)
+
+
+@lru_cache(maxsize=100_000)
+def _lm_form(word: str) -> str:
+    """A token as the LM keys it (lower case, `tone_key`); cached, the same words fill every page."""
+    return tone_key(word.lower())
 
 
 def _tokens(text: str, confidences: Optional[dict]) -> list[_Tok]:
     keys = sorted(confidences) if confidences else []
     toks: list[_Tok] = []
+    k, at_k, conf_k = 0, -1, None  # keys[:k] start at or before the token; the last one's confidence
     for m in _TOKEN.finditer(text):
+        start, word = m.start(), m.group(0)
         conf = None
         if keys:
-            k = bisect.bisect_right(keys, m.start()) - 1
-            if k >= 0:
-                v = float(confidences[keys[k]])
-                conf = v / 100.0 if v > 1.0 else v
-        low = tone_key(m.group(0).lower())
-        toks.append(_Tok(m.start(), m.end(), m.group(0), low, None, None, conf))
+            while k < len(keys) and keys[k] <= start:  # tokens come in order: no search per token
+                k += 1
+            if k > 0:
+                if at_k != k:
+                    v = float(confidences[keys[k - 1]])
+                    at_k, conf_k = k, v / 100.0 if v > 1.0 else v
+                conf = conf_k
+        toks.append(_Tok(start, m.end(), word, _lm_form(word), None, None, conf))
     for i in range(1, len(toks)):
         gap = text[toks[i - 1].end:toks[i].start]
         if gap.strip() == "" and gap.count("\n") <= 1:  # a wrapped line continues the sentence
@@ -522,27 +577,38 @@ CLEAN_SLIPS = 0.01
 SLIP_PRIOR = 200  # pseudo-words at the clean rate: a short page is no evidence either way
 
 
+@lru_cache(maxsize=50_000)
+def _lookalike_cands(low: str) -> tuple[tuple[str, float, str], ...]:
+    """`candidates` of a known word that differ from it only by diacritics (channel cost ≤ 0.8): a
+    real word changes only by its diacritics, letter confusions ("r"→"í") turned "cho trên 15%" into
+    "cho tiên 15%" on a real-world scan. Cached: every occurrence of a word on every page asks again."""
+    own_sk = skeleton(low)
+    return tuple(c for c in candidates(low, fuzzy=False) if c[1] <= 0.8 and skeleton(c[0]) == own_sk)
+
+
 def _best_lookalike(toks: list[_Tok], i: int) -> Optional[tuple[float, float, str, str, float]]:
     """(gain over the word as read, candidate channel cost, candidate, rule, own score) of the best
     diacritic look-alike of known word i that forms a known pair with a neighbour; None when the word
     has no neighbour, already forms a known pair, or nothing qualifies."""
     t = toks[i]
-    left, right = _neigh(toks, t.left), _neigh(toks, t.right)
+    return _lookalike_in(t.low, _neigh(toks, t.left), _neigh(toks, t.right))
+
+
+@lru_cache(maxsize=50_000)
+def _lookalike_in(low: str, left: Optional[str], right: Optional[str]) -> Optional[tuple[float, float, str, str, float]]:
+    """`_best_lookalike` of word `low` between `left` and `right` (LM forms or None): a function of
+    these three alone, cached because common words recur between the same neighbours."""
     if left is None and right is None:
         return None
-    own, own_ctx = _score(t.low, left, right, 0.0)
+    own, own_ctx = _score(low, left, right, 0.0)
     # The word already forms a known pair with a neighbour: it stays, unless that pair is only a
     # dictionary entry the dispatches never use ("đoàn thế và": "thế và") and a look-alike forms a
     # pair they use often ("đoàn thể").
     dict_only = own_ctx > 0
-    if dict_only and any(_lm().bi.get(p, (0, 0))[0] > 0 for p in ((left, t.low), (t.low, right)) if None not in p):
+    if dict_only and any(_lm().bi.get(p, (0, 0))[0] > 0 for p in ((left, low), (low, right)) if None not in p):
         return None
     best = None
-    own_sk = skeleton(t.low)
-    for w, cost, rule in candidates(t.low, fuzzy=False):
-        if cost > 0.8 or skeleton(w) != own_sk:
-            continue  # a real word changes only by its diacritics: letter confusions ("r"→"í") turned
-            # "cho trên 15%" into "cho tiên 15%" on a real-world scan
+    for w, cost, rule in _lookalike_cands(low):
         s, ctx = _score(w, left, right, cost)
         if dict_only and not any(_lm().bi.get(p, (0, 0))[0] >= OVERRIDE_PAIR for p in ((left, w), (w, right)) if None not in p):
             continue
@@ -660,6 +726,9 @@ def _fix_pair(toks: list[_Tok], i: int, j: int, noise: float, slips: float = 0.0
     a, b = toks[i], toks[j]
     if _ctx(a.low, b.low) > 0 or any(_ROMAN.match(t.text) or (t.text.isupper() and t.text.isascii()) for t in (a, b)):
         return None
+    pairs = _seen_pairs(a.low, b.low)
+    if not pairs:
+        return None  # most pairs: no look-alike pair the dispatches use, nothing to score
     left, right = _neigh(toks, a.left), _neigh(toks, b.right)
 
     def score(wa: str, wb: str) -> float:
@@ -674,23 +743,32 @@ def _fix_pair(toks: list[_Tok], i: int, j: int, noise: float, slips: float = 0.0
     names = _in_name(toks, i) or _in_name(toks, j)
     low_conf = any(t.conf is not None and t.conf < 0.6 for t in (a, b))
     margin = _margin(noise, low_conf, slips) + PAIR_EXTRA
-    ca = [(a.low, 0.0, "")] + [c for c in candidates(a.low, fuzzy=False) if c[1] <= 0.8 and skeleton(c[0]) == skeleton(a.low)]
-    cb = [(b.low, 0.0, "")] + [c for c in candidates(b.low, fuzzy=False) if c[1] <= 0.8 and skeleton(c[0]) == skeleton(b.low)]
     best = None
-    for wa, xa, ra in ca:
-        for wb, xb, rb in cb:
-            if (wa, wb) == (a.low, b.low) or wa == a.low or wb == b.low or _ctx(wa, wb) <= 0:
-                continue
-            seen = _lm().bi.get((wa, wb), (0, 0))[0]
-            if names and seen < NAME_SEEN or not seen:
-                continue  # two words change only into a pair the dispatches use ("lảm mới" is no
-                # "làm mối", a dictionary entry); a name's only into one seen more than once
-            s = score(wa, wb) - W_COST * (xa + xb)
-            if s - own >= margin and (best is None or s > best[0]):
-                best = (s, (wa, wb), f"pair:{ra or '='}|{rb or '='}")
+    for (wa, xa, ra), (wb, xb, rb), seen in pairs:
+        if names and seen < NAME_SEEN:
+            continue  # a name's syllables change only into a pair seen more than once
+        s = score(wa, wb) - W_COST * (xa + xb)
+        if s - own >= margin and (best is None or s > best[0]):
+            best = (s, (wa, wb), f"pair:{ra or '='}|{rb or '='}")
     if best:
         return best[1], best[2], round(best[0] - own, 2)
     return None
+
+
+@lru_cache(maxsize=50_000)
+def _seen_pairs(la: str, lb: str) -> tuple[tuple[tuple[str, float, str], tuple[str, float, str], int], ...]:
+    """(look-alike of la, look-alike of lb, corpus sightings) for each pair of diacritic look-alikes
+    (`_lookalike_cands`, both words changed) that the dispatches use: two words change only into
+    such a pair ("lảm mới" is no "làm mối", a dictionary entry). Cached per word pair, in
+    `_fix_pair`'s order; for most pairs it is empty and `_fix_pair` stops at once."""
+    bi = _lm().bi
+    out = []
+    for ca in _lookalike_cands(la):
+        for cb in _lookalike_cands(lb):
+            seen = bi.get((ca[0], cb[0]), (0, 0))[0]
+            if seen:
+                out.append((ca, cb, seen))
+    return tuple(out)
 
 
 def _word_pass(text: str, confidences: Optional[dict], blocked: list[tuple[int, int]]) -> list[Change]:
@@ -705,24 +783,35 @@ def _word_pass(text: str, confidences: Optional[dict], blocked: list[tuple[int, 
         after = text[t.end] if t.end < len(text) else " "
         if not (_BOUNDARY.match(before) and _BOUNDARY.match(after)):
             return True  # a piece of a longer run glued to a symbol (th°ởng): not a word of its own
-        if _IN_ADDRESS.match(text, max(0, t.start - 1)) or "@" in text[max(0, t.start - 40):t.start] and \
+        if _IN_ADDRESS.match(text, max(0, t.start - 1)) or has_at and "@" in text[max(0, t.start - 40):t.start] and \
                 not text[max(0, t.start - 40):t.start].strip().count(" ") or (after == "." and text[t.end + 1:t.end + 2].isalpha()):
             return True  # part of an e-mail or web address (moha.gov.vn): not Vietnamese
         if _is_code(t.text) and not is_syllable(t.text):
             return True
-        return any(a < t.end and t.start < b for a, b in blocked)
+        # Overlaps a structural change: one starting before the token's end that ends after its start
+        # (the furthest end among those starting before, via a running maximum: no scan per token).
+        k = bisect.bisect_left(starts, t.end)
+        return k > 0 and reach[k - 1] > t.start
 
-    unknown = [i for i, t in enumerate(toks) if not skip(t) and t.low not in uni]
+    has_at = "@" in text  # most pages hold no e-mail address: no look-back per token
+    spans = sorted(blocked)
+    starts = [a for a, _b in spans]
+    reach = []
+    for _a, b in spans:
+        reach.append(max(reach[-1], b) if reach else b)
+    skipped = [skip(t) for t in toks]  # once per token: the passes below all consult it
+    unknown = [i for i, t in enumerate(toks) if not skipped[i] and t.low not in uni]
     for _round in range(2):  # second round sees its neighbours' corrections
         for i in unknown:
             _fix_unknown(toks, i)
     noise = page_noise(toks)
-    known = [i for i, t in enumerate(toks) if not skip(t) and t.low in uni and is_syllable(t.low)]
+    known = [i for i, t in enumerate(toks) if not skipped[i] and t.low in uni and is_syllable(t.low)]
     looks = _lookalikes(toks, known)
     slips = page_slips(toks, known, looks)
     # Decided against the text as read, applied together: one context change must not license the
     # next ("bị bỏ" → "bi bỏ" → "bi bô").
-    decided = {i: _fix_known(toks, i, noise, slips, looks[i]) for i in known}
+    # (A word without a look-alike stays: no need to ask `_fix_known`.)
+    decided = {i: _fix_known(toks, i, noise, slips, looks[i]) if looks[i] else None for i in known}
     for i, d in decided.items():
         if d:
             toks[i].fixed, toks[i].rule, toks[i].score = d
@@ -953,11 +1042,15 @@ def _bound(a: str, b: str) -> bool:
     a, b = tone_key(a.lower()), tone_key(b.lower())
     lm = _lm()
     # `a` as read or with another tone (the word pass may still repair "thí. đua" to "thi đua")
-    for w in [a] + [w for w, c, _r in candidates(a, fuzzy=False) if c <= 0.5 and skeleton(w) == skeleton(a)]:
+    for w in [a] + [w for w, c, _r in _lookalike_cands(a) if c <= 0.5]:
         n = lm.uni.get(w, (0, 0))[0]
         if n >= BOUND_MIN and lm.bi.get((w, b), (0, 0))[0] >= BOUND_SHARE * n:
             return True
     return False
+
+
+# Caches whose values depend on the LM: `hold_out` clears them with it.
+_LM_CACHES = (_lm, _totals, candidates, _lookalike_cands, _lookalike_in, _seen_pairs)
 
 
 def _glued_fixes(text: str) -> list[Change]:
@@ -1163,18 +1256,22 @@ def arbitrate_readings(data: dict, others: list[dict]) -> tuple[dict, int]:
     changed = 0
     for other in others:
         oidx = tsv_words(other)
-        by_line: dict[int, list[int]] = {}
+        # Each line band's boxes, computed once (not once per word of `data` that looks at the band).
+        by_line: dict[int, list[tuple[int, tuple[int, int, int, int]]]] = {}
         for j in oidx:
-            by_line.setdefault(other["top"][j] // 50, []).append(j)
+            by_line.setdefault(other["top"][j] // 50, []).append((j, _box(other, j)))
         for k, i in enumerate(idx):
             m = cores[k]
             if m is None:
                 continue
             box = _box(d, i)
+            x0, x1 = box[0], box[2]
             best = None
             for band in (box[1] // 50 - 1, box[1] // 50, box[1] // 50 + 1):
-                for j in by_line.get(band, ()):
-                    v = _iou(box, _box(other, j))
+                for j, obox in by_line.get(band, ()):
+                    if obox[0] >= x1 or obox[2] <= x0:
+                        continue  # no horizontal overlap: IoU 0 (most of the band)
+                    v = _iou(box, obox)
                     if v > READING_IOU and (best is None or v > best[0]):
                         best = (v, j)
             if best is None:

@@ -74,8 +74,10 @@ def uses_old_tone_style(text: str) -> bool:
     return len(_OLD_PLACEMENT.findall(nfd)) > len(_NEW_PLACEMENT.findall(nfd))
 
 
+@lru_cache(maxsize=100_000)
 def split_tone(syllable: str) -> tuple[str, str | None]:
-    """(toneless lowercase syllable, tone name or None); None as base if two tones are present."""
+    """(toneless lowercase syllable, tone name or None); None as base if two tones are present.
+    Cached: post-correction splits the same candidate syllables over and over."""
     tones = []
     base = []
     for ch in unicodedata.normalize("NFD", syllable.lower()):
