@@ -36,8 +36,8 @@ from congvan.pipeline.errors import (
 from congvan.pipeline.leanchars import make_lean
 from congvan.pipeline.quality import validity
 from congvan.pipeline.repair import (
+    SUSPECTS,
     best_legacy_decoding,
-    is_suspect,
     learn_symbol_map,
     legacy_font_family,
     nfc,
@@ -585,8 +585,11 @@ def _glyph_mask(shape: tuple[int, int], chars: list[dict], scale: float) -> np.n
     np.add.at(corners, (y0, x1), -1)
     np.add.at(corners, (y1, x0), -1)
     np.add.at(corners, (y1, x1), 1)
-    # int32 throughout (numpy would widen to int64, 4x slower); a count never exceeds the glyph count
-    return corners.cumsum(axis=0, dtype=np.int32).cumsum(axis=1, dtype=np.int32)[:h, :w] > 0
+    # int32 throughout (numpy would widen to int64, 4x slower); a count never exceeds the glyph count.
+    # Summed in place: no page-sized temporaries to allocate (and fault in) for each page.
+    np.cumsum(corners, axis=0, out=corners)
+    np.cumsum(corners, axis=1, out=corners)
+    return corners[:h, :w] > 0
 
 
 _SUSPECT_ANYWHERE = re.compile("[\u00a1-\u00bf]")
@@ -595,14 +598,16 @@ _SUSPECT_ANYWHERE = re.compile("[\u00a1-\u00bf]")
 def _broken_fonts(chars: list[dict]) -> set[str]:
     """Fonts whose glyphs surface as stray symbols inside words (evidence of a broken ToUnicode map)."""
     fonts: set[str] = set()
-    if not _SUSPECT_ANYWHERE.search("".join(c["text"] for c in chars)):
+    texts = [c["text"] for c in chars]
+    if not _SUSPECT_ANYWHERE.search("".join(texts)):
         return fonts  # no suspect symbol on the page at all (the usual case): skip the glyph walk
-    for i, c in enumerate(chars):
-        if is_suspect(c["text"]):
-            prev = chars[i - 1]["text"] if i else ""
-            nxt = chars[i + 1]["text"] if i + 1 < len(chars) else ""
+    last = len(texts) - 1
+    for i, t in enumerate(texts):
+        if t in SUSPECTS:  # is_suspect(t), inline: this walks every glyph of a garbled page
+            prev = texts[i - 1] if i else ""
+            nxt = texts[i + 1] if i < last else ""
             if prev.isalpha() or nxt.isalpha():
-                fonts.add(c.get("fontname", ""))
+                fonts.add(chars[i].get("fontname", ""))
     return fonts
 
 
@@ -635,30 +640,46 @@ def _learn_document_symbol_map(plumber):
     by_font: dict[str, list[str]] = {}
     for page in plumber.pages:
         try:
-            for font in _broken_fonts(page.chars):
+            chars = page.chars
+            for font in _broken_fonts(chars):
+                # `page.filter(<that font's glyphs>).extract_text()`, without filtering every
+                # other object of the page through a Python callback to get there
                 by_font.setdefault(font, []).append(
-                    page.filter(lambda o, f=font: o.get("object_type") != "char" or o.get("fontname") == f).extract_text()
+                    _text_and_words(_View(page, [c for c in chars if c.get("fontname") == font]))[0]
                 )
         except Exception:
             continue
     if not by_font:
         return None
-    whole = learn_symbol_map("\n".join(t for parts in by_font.values() for t in parts))
-    per_font = {f: learn_symbol_map("\n".join(parts)) for f, parts in by_font.items()}
+    learnt: dict[str, object] = {}  # a file with one broken font learns the same text twice otherwise
+
+    def learn(text: str):
+        if text not in learnt:
+            learnt[text] = learn_symbol_map(text)
+        return learnt[text]
+
+    whole = learn("\n".join(t for parts in by_font.values() for t in parts))
+    per_font = {f: learn("\n".join(parts)) for f, parts in by_font.items()}
     return _FontSymbolMaps(per_font, whole)
 
 
 _OPEN_QUOTES = ("<", '"', "\u201c")
 
 
-def _repair_symbols(page, chars: list[dict], fonts: set[str], smap, grid: Optional[_Grid] = None):
+def _repair_symbols(page, chars: list[dict], fonts: set[str], smap, grid: Optional[_Grid] = None,
+                    readings: Optional[_Readings] = None):
     """Apply the file's symbol→letter maps to glyphs of the broken fonts only, and pair their quotes:
-    (repaired text, map description, glyphs changed, the repaired view of the page)."""
+    (repaired text, map description, glyphs changed, the repaired view of the page). `readings`:
+    the page as read before the repair (letters change here, never positions or blanks, so the
+    words and table cells are the same glyphs)."""
     if smap is None or not smap.mapping:
         return "", "", 0, None
     maps = {f: smap.for_font(f) if hasattr(smap, "for_font") else smap.mapping for f in fonts}
+    mapped = set().union(*maps.values())  # each pass below first skips the glyphs it cannot change
     n = 0
     for i, c in enumerate(chars):
+        if c["text"] not in mapped:
+            continue
         m = maps.get(c.get("fontname"))
         if m and c["text"] in m:
             prev = chars[i - 1]["text"] if i else ""
@@ -670,7 +691,7 @@ def _repair_symbols(page, chars: list[dict], fonts: set[str], smap, grid: Option
     # only. A '=' glued to a word also closes a quote opened by a plain '"' (“Cả nước … 2030=).
     opener = None
     for i, c in enumerate(chars):
-        if c.get("fontname") not in fonts:
+        if (c["text"] not in _OPEN_QUOTES and c["text"] != "=") or c.get("fontname") not in fonts:
             continue
         if c["text"] in _OPEN_QUOTES and i + 1 < len(chars) and chars[i + 1]["text"].isalpha():
             opener = c
@@ -685,7 +706,7 @@ def _repair_symbols(page, chars: list[dict], fonts: set[str], smap, grid: Option
     # one and not to a following letter or digit, are quote marks too; a real '<'/'=' stands between
     # numbers or spaces.
     for i, c in enumerate(chars):
-        if c.get("fontname") not in fonts:
+        if c["text"] not in ("<", "=") or c.get("fontname") not in fonts:
             continue
         prev = chars[i - 1]["text"] if i else " "
         nxt = chars[i + 1]["text"] if i + 1 < len(chars) else " "
@@ -695,10 +716,11 @@ def _repair_symbols(page, chars: list[dict], fonts: set[str], smap, grid: Option
         elif c["text"] == "=" and prev.strip() and not prev.isdigit() and not (nxt.isalnum()):
             c["text"] = "\u201d"
             n += 1
-    # A fresh filtered view: the page caches its text map, which predates the glyph edits.
-    fresh = page.filter(lambda o: True)
+    # A fresh view of the same glyphs: the grid keeps the table cells it read per view, and those
+    # predate the glyph edits.
+    fresh = _View(page, list(page.chars))
     desc = smap.describe(fonts) if hasattr(smap, "describe") and hasattr(smap, "for_font") else smap.describe()
-    return nfc(_layer_text(fresh, grid)), desc, n, fresh
+    return nfc(_layer_text(fresh, grid, readings)), desc, n, fresh
 
 
 def _decode_legacy_spans(chars: list[dict]) -> dict[str, str]:
@@ -769,20 +791,66 @@ MIN_GUTTER = 8.0  # points of blank between two header columns, common to every 
 HEADER_TOP = 0.40  # only blocks starting in this top share of the page: the header, not the signature
 
 
-def _text_and_words(page) -> tuple[str, list[dict]]:
+class _Readings:
+    """What was read of each set of glyphs on one page (its words, its table cells' texts), for
+    reading the same glyphs again after some of their letters changed.
+
+    pdfplumber's WordExtractor groups glyphs into words by their positions and by which glyphs are
+    blank or empty, never by their letters. The symbol repair changes letters only (a stray symbol
+    becomes a letter or a quote mark), so the repaired page, and each band of it, is made of the
+    words of the raw reading: grouping (line clustering, sorting, word splitting), most of the cost
+    of a reading, is not done again, and only the words holding a changed glyph are merged again;
+    likewise only the table cells holding a changed glyph are read again. Keyed by the glyph dicts
+    themselves (kept alive here, so their ids stay theirs). Not for the legacy decoding, which
+    moves glyph edges and empties glyphs."""
+
+    def __init__(self) -> None:
+        # glyph ids → (the glyphs, [(word, its glyphs, their letters when it was merged)])
+        self._words: dict[tuple, tuple[list, list]] = {}
+        # (glyph ids, settings) → (the glyphs, their letters when read, the text read)
+        self._cells: dict[tuple, tuple[list, list, str]] = {}
+
+    def wordmap(self, chars: list):
+        """`WordExtractor().extract_wordmap(chars)`, grouped once per set of glyphs."""
+        from pdfplumber.utils.text import WordExtractor, WordMap
+
+        extractor = WordExtractor()
+        key = tuple(map(id, chars))
+        seen = self._words.get(key)
+        if seen is not None:
+            return WordMap([(word if [c["text"] for c in glyphs] == letters else extractor.merge_chars(glyphs), glyphs)
+                            for word, glyphs, letters in seen[1]])
+        wordmap = extractor.extract_wordmap(chars)
+        self._words[key] = (chars, [(word, glyphs, [c["text"] for c in glyphs]) for word, glyphs in wordmap.tuples])
+        return wordmap
+
+    def cell_text(self, glyphs: list, settings: dict) -> str:
+        """`extract_text(glyphs, **settings)` of a table cell, read again only if a letter changed."""
+        from pdfplumber.utils.text import extract_text
+
+        key = (tuple(map(id, glyphs)), tuple(sorted(settings.items())))
+        letters = [c["text"] for c in glyphs]
+        seen = self._cells.get(key)
+        if seen is None or seen[1] != letters:
+            seen = self._cells[key] = (glyphs, letters, extract_text(glyphs, **settings))
+        return seen[2]
+
+
+def _text_and_words(page, readings: Optional[_Readings] = None) -> tuple[str, list[dict]]:
     """(`page.extract_text()`, `page.extract_words()`) from one word clustering of the page's glyphs.
 
     Both run pdfplumber's WordExtractor with its defaults over the same glyphs; `extract_text` then
-    lays the words out as `Page.get_textmap` does. Clustering once halves the cost."""
+    lays the words out as `Page.get_textmap` does. Clustering once halves the cost. `readings`: what
+    was read of these glyphs before (see `_Readings`)."""
     from pdfplumber.utils.text import WordExtractor
 
-    wordmap = WordExtractor().extract_wordmap(page.chars)
+    wordmap = readings.wordmap(page.chars) if readings is not None else WordExtractor().extract_wordmap(page.chars)
     textmap = wordmap.to_textmap(layout_bbox=page.bbox, layout_width=page.width, layout_height=page.height,
                                  presorted=True)
     return textmap.as_string or "", [w for w, _ in wordmap.tuples]
 
 
-def _read_columns(page) -> str:
+def _read_columns(page, readings: Optional[_Readings] = None) -> str:
     """`extract_text`, except that the header's two-column block (issuer | national motto, number |
     place and date) is read column by column, left then right, as written, instead of line by line
     straight across both columns. The signature block (Nơi nhận | signer) is left as pdfplumber
@@ -793,7 +861,7 @@ def _read_columns(page) -> str:
     the strip, with at least two such lines.
     Pages without such a block come out exactly as `extract_text` gives them.
     """
-    text, words = _text_and_words(page)
+    text, words = _text_and_words(page, readings)
     if len(words) < 4:
         return text
     lines: list[list[dict]] = []
@@ -881,36 +949,78 @@ class _Grid:
             raise self.error
         return [Table(view, cells) for cells in self.cells]
 
-    def rows(self, view, i: int, table=None) -> list:
-        """`extract()` of table i on `view` (pdfplumber's default text settings, as `extract_tables`)."""
+    def rows(self, view, i: int, table=None, readings: Optional[_Readings] = None) -> list:
+        """`extract()` of table i on `view` (pdfplumber's default text settings, as `extract_tables`);
+        `readings`: see `_Readings`."""
         from pdfplumber.table import Table, TableSettings
 
         _, done = self._read.setdefault(id(view), (view, {}))
         if i not in done:
             t = table if table is not None else self.tables(view)[i]
-            # Table.extract tests every glyph of the page against every row; the glyphs whose
-            # middle is inside the table are all it can keep (the same test, on the table's box)
-            x0, top, x1, bottom = t.bbox
-            inside = [c for c in view.chars if x0 <= (c["x0"] + c["x1"]) / 2 < x1
-                      and top <= (c["top"] + c["bottom"]) / 2 < bottom]
-            done[i] = Table(_Glyphs(inside), t.cells).extract(**(TableSettings.resolve(None).text_settings or {}))
+            settings = TableSettings.resolve(None).text_settings or {}
+            if "layout" in settings:  # sized per cell by Table.extract: let it read the table
+                done[i] = Table(view, t.cells).extract(**settings)
+            else:
+                done[i] = _read_table(t, view.chars, settings, readings)
         return done[i]
 
 
-class _Glyphs:
-    """Just the glyphs, for pdfplumber's Table.extract (which reads `page.chars` only)."""
+def _read_table(table, chars: list, settings: dict, readings: Optional[_Readings] = None) -> list:
+    """`table.extract(**settings)` (settings without "layout"), each glyph's middle worked out once.
 
-    def __init__(self, chars: list):
+    pdfplumber's Table.extract recomputes a glyph's middle, through a function call, for every row
+    of the table and again for every cell of its row; here the same tests (middle in [x0, x1) and
+    [top, bottom)) run on middles computed once, first on the table's box, which holds every row."""
+    from pdfplumber.utils.text import extract_text
+
+    x0, top, x1, bottom = table.bbox
+    mids = []
+    for c in chars:
+        v, h = (c["top"] + c["bottom"]) / 2, (c["x0"] + c["x1"]) / 2
+        if x0 <= h < x1 and top <= v < bottom:
+            mids.append((v, h, c))
+    out = []
+    for row in table.rows:
+        rx0, rtop, rx1, rbottom = row.bbox
+        row_mids = [m for m in mids if rx0 <= m[1] < rx1 and rtop <= m[0] < rbottom]
+        cells: list[Optional[str]] = []
+        for cell in row.cells:
+            if cell is None:
+                cells.append(None)
+                continue
+            cx0, ctop, cx1, cbottom = cell
+            inside = [c for v, h, c in row_mids if cx0 <= h < cx1 and ctop <= v < cbottom]
+            if not inside:
+                cells.append("")
+            elif readings is not None:
+                cells.append(readings.cell_text(inside, settings))
+            else:
+                cells.append(extract_text(inside, **settings))
+        out.append(cells)
+    return out
+
+
+class _View:
+    """Some of a page's glyphs, read as the page: all that `_layer_text`, `_read_columns` and
+    `_tables` read of a view (its glyphs, the page's box and number). `page.filter` gives the same
+    glyphs but runs its test, in Python, on every object of the page (rules and images included)."""
+
+    def __init__(self, page, chars: list):
         self.chars = chars
+        self.bbox = page.bbox
+        self.width = page.width
+        self.height = page.height
+        self.page_number = page.page_number
 
 
-def _layer_text(page, grid: Optional[_Grid] = None) -> str:
+def _layer_text(page, grid: Optional[_Grid] = None, readings: Optional[_Readings] = None) -> str:
     """The page's text in reading order, ruled tables read row by row with cells joined by tabs.
 
     pdfplumber's `extract_text` reads every line straight across the page, so a task table's cells
     come out interleaved ("Sở Nội vụ (Ban Thi Các cụm, khối thi đua, …"); a reader, the gold texts
     and the task extractor's tab-line reader take a table row by row, cell by cell. Text beside a
-    table (outside its columns) follows the table. `grid`: the page's tables when already found.
+    table (outside its columns) follows the table. `grid`: the page's tables when already found;
+    `readings`: see `_Readings`.
     """
     grid = grid or _Grid(page)
     try:
@@ -920,15 +1030,15 @@ def _layer_text(page, grid: Optional[_Grid] = None) -> str:
         log.warning("table finder failed on page %s: %s", page.page_number, exc)
         found = []
     if not found:
-        return _read_columns(page)
+        return _read_columns(page, readings)
     found.sort(key=lambda it: it[1].bbox[1])
-
-    def mid(o):
-        return (o["top"] + o["bottom"]) / 2, (o["x0"] + o["x1"]) / 2
+    chars = page.chars
+    mids = [((c["top"] + c["bottom"]) / 2, (c["x0"] + c["x1"]) / 2) for c in chars]  # once, for every band
 
     def band(y0, y1, keep=lambda x: True) -> str:
-        sub = page.filter(lambda o: o.get("object_type") != "char" or (y0 <= mid(o)[0] < y1 and keep(mid(o)[1])))
-        return _read_columns(sub)
+        """The glyphs whose middle is in [y0, y1) (and whose middle x `keep` accepts), read."""
+        sub = [c for c, (my, mx) in zip(chars, mids) if y0 <= my < y1 and keep(mx)]
+        return _read_columns(_View(page, sub), readings)
 
     parts, y = [], float(page.bbox[1])
     for i, t in found:
@@ -936,7 +1046,7 @@ def _layer_text(page, grid: Optional[_Grid] = None) -> str:
         if top < y:  # overlapping tables: keep the first one's reading
             continue
         parts.append(band(y, top))
-        rows = ["\t".join(" ".join((cell or "").split()) for cell in row) for row in grid.rows(page, i, t)]
+        rows = ["\t".join(" ".join((cell or "").split()) for cell in row) for row in grid.rows(page, i, t, readings)]
         parts.append("\n".join(r for r in rows if r.strip()))
         parts.append(band(top, bottom, lambda x, a=x0, b=x1: x < a or x > b))
         y = bottom
@@ -951,7 +1061,8 @@ def _decide_layer(page, pdfium_page, number: int, smap=None) -> _LayerDecision:
     if not visible:
         return _LayerDecision(None, "no text layer", "")
     grid = _Grid(page)
-    raw = nfc(_layer_text(page, grid))
+    readings = _Readings() if smap is not None else None  # the raw reading, for the symbol repair's
+    raw = nfc(_layer_text(page, grid, readings))
     if not raw.strip():
         return _LayerDecision(None, "no text layer", "")
 
@@ -981,20 +1092,20 @@ def _decide_layer(page, pdfium_page, number: int, smap=None) -> _LayerDecision:
             c["text"], c["x1"] = t, x1
 
     if broken:
-        fixed, desc, n, fresh = _repair_symbols(page, chars, broken, smap, grid)
+        fixed, desc, n, fresh = _repair_symbols(page, chars, broken, smap, grid, readings)
         if fixed:
             v2 = validity(fixed)
             if v2.score >= MIN_VALID_REPAIR and v2.score >= v.score:
                 return _LayerDecision(
                     Page(number, fixed, "repaired_layer",
                          f"broken font map repaired ({desc}, {n} chars; validity {v} → {v2})",
-                         original=raw, tables=_tables(fresh, grid)),
+                         original=raw, tables=_tables(fresh, grid, readings)),
                     "", raw)
             restore()
     if legacy or v.score < MIN_VALID_LAYER:
         chosen = _decode_legacy_spans(chars)
         if chosen:
-            view = page.filter(lambda o: o.get("object_type") != "char" or o["text"] != "")
+            view = _View(page, [c for c in chars if c["text"] != ""])
             fixed = nfc(_layer_text(view, grid))
             v2 = validity(fixed)
             named = all(legacy_font_family(f) == e for f, e in chosen.items())
@@ -1028,11 +1139,12 @@ def leg_cell(cell, encoding: str):
     return LEGACY_DECODERS[encoding](cell) if cell else cell
 
 
-def _tables(page, grid: Optional[_Grid] = None) -> list:
-    """`page.extract_tables()`, NFC; `grid`: the page's tables when already found (and read)."""
+def _tables(page, grid: Optional[_Grid] = None, readings: Optional[_Readings] = None) -> list:
+    """`page.extract_tables()`, NFC; `grid`: the page's tables when already found (and read);
+    `readings`: see `_Readings`."""
     grid = grid or _Grid(page)
     try:
-        return [[[nfc(c) if c else c for c in row] for row in grid.rows(page, i, t)]
+        return [[[nfc(c) if c else c for c in row] for row in grid.rows(page, i, t, readings)]
                 for i, t in enumerate(grid.tables(page))]
     except Exception as exc:  # a table-finder failure must not lose the page's text
         log.warning("table extraction failed on page %s: %s", page.page_number, exc)

@@ -103,6 +103,7 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
     chars: list[dict] = []
     objects: dict[str, list[dict]] = {}
     defaults: dict[int, Optional[float]] = {}
+    widths: dict[int, dict[int, float]] = {}  # id(font) → {cid: hdisp(cid)}: a font's widths are fixed
 
     def default_width_of(font) -> Optional[float]:
         """The width PLAYA falls back to where pdfminer's would differ, else None."""
@@ -141,6 +142,7 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
             raise NotMapped("text of size 0")
         xscale, yscale = 1 / (fontsize * scaling), 1 / fontsize
         hdisp = font.hdisp
+        width_of = widths.setdefault(id(font), {})
         missing = default_width_of(font)
         descent = font.descent * font.matrix[3]
         top_y = descent + 1
@@ -162,6 +164,12 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
         wordspace = 0.0 if font.multibyte else gstate.wordspace / fontsize
         tlm_ctm = mult_matrix(tobj.line_matrix, tobj.ctm)
         scaling_matrix = (fontsize * scaling, 0, 0, fontsize, 0, gstate.rise)
+        # A glyph's matrix differs from the next one's by its translation only: the linear part, and
+        # what follows from it, is worked out once per text object (mult_matrix's first four terms
+        # read the linear parts alone, so they are the very numbers each glyph's matrix would hold)
+        a, b, c, d, _, _ = mult_matrix(scaling_matrix, tlm_ctm)
+        linear = (a * xscale, b * yscale, c * xscale, d * yscale)
+        upright = a * d * scaling > 0 and b * c <= 0
         x, y = tobj._glyph_offset
         pos = x
         decode = font.decode
@@ -178,8 +186,10 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
                     from unicodedata import normalize
 
                     text = normalize(norm, text)
-                a, b, c, d, e, f = matrix = mult_matrix(scaling_matrix, translate_matrix(tlm_ctm, (pos, y)))
-                textwidth = hdisp(cid)
+                matrix = mult_matrix(scaling_matrix, translate_matrix(tlm_ctm, (pos, y)))
+                textwidth = width_of.get(cid)
+                if textwidth is None:
+                    textwidth = width_of[cid] = hdisp(cid)
                 if textwidth == missing:
                     # PLAYA gives a glyph the font has no width for 1000 units, pdfminer (and the
                     # PDF spec's MissingWidth) 0: the glyphs after it would sit elsewhere
@@ -194,10 +204,10 @@ def page_objects(plumber_page, ppage) -> dict[str, list[dict]]:
                     x0 += mb_x0
                     x1 += mb_x0
                 append({
-                    "matrix": (a * xscale, b * yscale, c * xscale, d * yscale, e, f),
+                    "matrix": linear + matrix[4:],
                     "fontname": fontname,
                     "adv": textwidth * adv_scale,
-                    "upright": a * d * scaling > 0 and b * c <= 0,
+                    "upright": upright,
                     "x0": x0, "y0": y0, "x1": x1, "y1": y1,
                     "width": x1 - x0, "height": y1 - y0, "size": y1 - y0,
                     "mcid": mcid, "tag": tag,

@@ -111,7 +111,7 @@ def best_legacy_decoding(text: str, hint: str | None = None, margin: float = 0.0
 _VI_LETTERS = "ươđêôâă" + "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
 
 
-_SUSPECTS = frozenset(map(chr, range(0xA1, 0xC0)))  # ¡ … ¿, ° among them
+SUSPECTS = _SUSPECTS = frozenset(map(chr, range(0xA1, 0xC0)))  # ¡ … ¿, ° among them
 
 
 def is_suspect(ch: str) -> bool:
@@ -119,18 +119,27 @@ def is_suspect(ch: str) -> bool:
     return ch in _SUSPECTS
 
 
+# Every letter is a regex word character, so each run of letters and suspect symbols lies inside
+# one span of word characters and suspects: only the spans holding a suspect are walked glyph by glyph.
+_RUN_SPAN = re.compile("[\\w\u00a1-\u00bf]+")
+
+
 def _word_runs(text: str) -> list[str]:
     """Runs of letters and suspect symbols: the tokens a mis-mapped letter hides in."""
-    runs, cur = [], []
-    for ch in text:
-        if ch.isalpha() or ch in _SUSPECTS:
-            cur.append(ch)
-        else:
-            if cur:
-                runs.append("".join(cur))
-            cur = []
-    if cur:
-        runs.append("".join(cur))
+    runs = []
+    for span in _RUN_SPAN.findall(text):
+        if _SUSPECTS.isdisjoint(span):
+            continue  # no run in it holds a suspect symbol
+        cur: list[str] = []
+        for ch in span:  # digits, '_' and other numerals are word characters but end a run
+            if ch.isalpha() or ch in _SUSPECTS:
+                cur.append(ch)
+            else:
+                if cur:
+                    runs.append("".join(cur))
+                cur = []
+        if cur:
+            runs.append("".join(cur))
     return [r for r in runs if any(is_suspect(c) for c in r) and any(c.isalpha() for c in r)]
 
 
@@ -152,7 +161,7 @@ def learn_symbol_map(text: str, min_share: float = 0.6) -> SymbolMap:
     runs = _word_runs(text)
     symbols = Counter(c for r in runs for c in r if is_suspect(c))
     result = SymbolMap()
-    scores: dict[str, Optional[float]] = {}  # candidate word → its score (None: still has a symbol)
+    scores: dict[str, Optional[float]] = {}  # candidate word → its score
     for _round in range(2):  # second round resolves words holding two symbols (Trung °¡ng)
         for sym, _ in symbols.most_common():
             if sym in result.mapping:
@@ -160,18 +169,18 @@ def learn_symbol_map(text: str, min_share: float = 0.6) -> SymbolMap:
             # the symbol's words with the letters learnt so far put in (the same for every letter tried)
             toks = [r for r in runs if sym in r]
             mapped = ["".join(result.mapping.get(c, c) for c in t) for t in toks]
+            # a word still holding another unmapped symbol scores None whatever letter is tried
+            # (letters are not symbols): left out once here rather than once per letter
+            mapped = [m for m in mapped if _SUSPECTS.isdisjoint(m.replace(sym, ""))]
+            usable = len(mapped)
             best, best_ok = None, 0
             for letter in _VI_LETTERS:
                 ok = 0
-                usable = 0
                 for m in mapped:  # summed in the same order as ever: the same float totals
                     cand = m.replace(sym, letter)
                     score = scores.get(cand, _UNSCORED)
                     if score is _UNSCORED:
                         score = scores[cand] = _candidate_score(cand)
-                    if score is None:
-                        continue
-                    usable += 1
                     ok += score
                 if ok > best_ok:
                     best, best_ok, best_usable = letter, ok, usable
