@@ -37,6 +37,7 @@ from typing import Any, Iterable, Iterator, Literal, Optional
 
 import duckdb
 
+from congvan.pipeline import search_index
 from congvan.pipeline.errors import DatabaseBusy
 from congvan.schemas.record import Record
 
@@ -753,6 +754,7 @@ class Store:
                                       (r.key for r in record.references))
             if written is None or not written["fts_stale"]:  # else an earlier commit on this connection did
                 con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")
+            search_index.mark_pending(con, [doc_id])  # every save: what the next refresh re-indexes
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -999,6 +1001,7 @@ class Store:
             _refresh_xref(con, [r[0] for r in con.execute(
                 "SELECT coalesce(copy_of, id) FROM documents WHERE sha256 = ?", [sha]).fetchall()])
             con.execute("UPDATE meta SET value = 'true' WHERE key = 'fts_stale'")  # subject/number are indexed
+            search_index.mark_dispatch_pending(con, sha)  # the dispatch and its copies (v_documents)
             return path if item is None else f"{path}[{item}]"
         return self._write(fn)
 
@@ -1156,7 +1159,8 @@ class Store:
 
     # -- search
     def refresh_index(self, *, force: bool = False) -> bool:
-        """Rebuild the fts index if writes made it stale (or force). Returns True if rebuilt."""
+        """Bring the fts index up to date if writes made it stale (or rebuild it whole: force).
+        Returns True if it changed anything; `last_index_refresh` says how ('full', 'incremental')."""
         def fn(con):
             return self._rebuild(con, force=force)
         if self._con is not None:
@@ -1172,12 +1176,17 @@ class Store:
         row = con.execute("SELECT value FROM meta WHERE key = 'fts_stale'").fetchone()
         return row is None or row[0] != "false"
 
+    last_index_refresh: Optional[str] = None  # 'full' | 'incremental': what the last refresh did
+
     def _rebuild(self, con, *, force: bool = False) -> bool:
+        """Re-index the documents written since the last refresh (search_pending), or rebuild the
+        whole index when there is none yet, most of the corpus changed, or force (see
+        pipeline/search_index.py): either way the BM25 scores a rebuild would give."""
         if not force and not self._stale(con):
             return False
         _load_fts(con)
-        con.execute("BEGIN TRANSACTION")
-        try:
+
+        def full():
             con.execute("DELETE FROM search_corpus")
             con.execute(f"INSERT INTO search_corpus SELECT d.id, {_SEARCH_EXPR} FROM v_documents d "
                         "JOIN texts t ON t.document_id = d.id")
@@ -1185,12 +1194,12 @@ class Store:
                 con.execute(f"PRAGMA create_fts_index('search_corpus', 'document_id', 'search_text', {FTS_OPTIONS})")
             elif self._has_index(con):
                 con.execute("PRAGMA drop_fts_index('search_corpus')")
-            con.execute("UPDATE meta SET value = 'false' WHERE key = 'fts_stale'")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("CHECKPOINT")  # the index is large and rewritten anyway: keep the WAL small for readers
+
+        self.last_index_refresh = search_index.refresh(
+            con, force=force, signature=search_index.build_signature(FTS_OPTIONS, _SEARCH_EXPR, con),
+            fts_options=FTS_OPTIONS, search_expr=_SEARCH_EXPR, full=full)
+        if self.last_index_refresh == "full":
+            con.execute("CHECKPOINT")  # the index is large and rewritten anyway: keep the WAL small for readers
         return True
 
     @staticmethod

@@ -62,11 +62,18 @@ CREATE TABLE IF NOT EXISTS texts (
     text        VARCHAR NOT NULL
 );
 
--- What fts indexes, rebuilt from v_documents + texts whenever the index is refreshed:
+-- What fts indexes, from v_documents + texts whenever the index is refreshed:
 -- number · subject (corrected) · text, with đ→d (fts lowercases and strips the other marks).
 CREATE TABLE IF NOT EXISTS search_corpus (
     document_id VARCHAR,
     search_text VARCHAR
+);
+
+-- Documents whose indexed text may have changed since the index was refreshed (written with
+-- meta.fts_stale by every save and correction; repeats allowed): the refresh re-indexes just
+-- these (pipeline/search_index.py) and empties it.
+CREATE TABLE IF NOT EXISTS search_pending (
+    document_id VARCHAR NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS pages (
