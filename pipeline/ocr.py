@@ -504,26 +504,25 @@ def ocr_image(
                 prep = turned  # second readings must see the page the way this one did
     readings = [data]
     best_img = prep  # the rendering behind the reading kept so far
-    tried_other_rendering = False
     for alt, alt_lang in _retries(img, prep, conf, channel, lang, rotated, angle):
-        if alt_lang != lang and tried_other_rendering and alt is not best_img:
-            # Pages under LUMA_RETRY_CONF: the extra model reads only the rendering that read better.
-            # Its reading of the other one was a whole pass (harsh p4: 2.1 CPU-s) that never won and
-            # changed nothing as a voice in arbitration (bench-ocr harsh p4 27.13 % CER either way).
+        if alt is prep and best_img is not prep:
+            # Colour pages under LUMA_RETRY_CONF: the luminance rendering already read better with the
+            # extra model, so the red channel's reading with it (a whole pass) is not asked for.
             continue
         # A page that read badly gets other readings, and keeps the one tesseract is surer of:
         # - colour pages under LUMA_RETRY_CONF also as plain luminance: the red channel turns a blue
         #   signature crossing the signer's block solid black and tesseract's layout merged that
-        #   block into one garbage line (harsh p4: confidence 0.56, CER 71 % → luminance 0.72, 33 %);
+        #   block into one garbage line (harsh p4: confidence 0.56 → luminance 0.72). With the extra
+        #   model installed, the luminance rendering is read with it straight away: a plain-model
+        #   reading of it only chose the rendering and never won (harsh p4 6.20 → 5.43 % CER
+        #   without it, one whole pass less);
         # - pages under RETRY_CONF also with Debian's script model added (`vie+Vietnamese`, package
         #   tesseract-ocr-script-viet) when installed: harsh p1 4.41 → 4.10 % CER, p2 3.11 → 2.63 %,
-        #   at ~1.9x the time, so clean pages (confidence ≥ RETRY_CONF, ~0.95 on the mild scans)
+        #   at ~1.6x the time, so clean pages (confidence ≥ RETRY_CONF, ~0.95 on the mild scans)
         #   pay nothing.
         d3 = tesseract_words(alt, alt_lang, psm, timeout)
         t3, c3 = _tsv_to_text(d3)
         readings.append(d3)
-        if alt_lang == lang:
-            tried_other_rendering = True
         if c3 > conf + 0.01:
             text, conf, data = t3, c3, d3
             best_img = alt
@@ -583,11 +582,11 @@ def _retries(img: Image.Image, prep: Image.Image, conf: float, channel: str, lan
     grey = None
     if conf < LUMA_RETRY_CONF and channel != "luma" and img.mode not in ("1", "L", "I;16", "I"):
         grey = _grey_for_retry(img, rotated, angle)
-        out.append((grey, lang))
-    if extra != lang:
-        out.append((prep, extra))
-        if grey is not None:
-            out.append((grey, extra))
+    if extra == lang:
+        return [(grey, lang)] if grey is not None else out
+    if grey is not None:  # luminance with the extra model first; the red channel with it only if that lost
+        out.append((grey, extra))
+    out.append((prep, extra))
     return out
 
 

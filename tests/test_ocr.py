@@ -94,11 +94,13 @@ def test_second_readings_only_for_pages_read_badly(monkeypatch):
     assert ocr._retries(colour, grey, 0.95, "red", "vie", 0, 0.0) == []  # clean page: nothing more
     assert [lang for _, lang in ocr._retries(colour, grey, 0.90, "red", "vie", 0, 0.0)] == ["vie+Vietnamese"]
     bad = ocr._retries(colour, grey, 0.60, "red", "vie", 0, 0.0)
-    assert [lang for _, lang in bad] == ["vie", "vie+Vietnamese", "vie+Vietnamese"]
-    assert bad[0][0].mode == "L" and bad[1][0] is grey  # luminance rendering first, then the model
+    assert [lang for _, lang in bad] == ["vie+Vietnamese", "vie+Vietnamese"]
+    assert bad[0][0].mode == "L" and bad[0][0] is not grey and bad[1][0] is grey  # luminance first
     assert [lang for _, lang in ocr._retries(grey, grey, 0.60, "red", "vie", 0, 0.0)] == ["vie+Vietnamese"]
     monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"vie"}))
     assert ocr._retries(grey, grey, 0.60, "red", "vie", 0, 0.0) == []  # model not installed
+    luma_only = ocr._retries(colour, grey, 0.60, "red", "vie", 0, 0.0)  # ... but luminance still helps
+    assert [lang for _, lang in luma_only] == ["vie"] and luma_only[0][0] is not grey
 
 
 def test_ocr_result_carries_word_confidences_for_postcorrection():
@@ -216,8 +218,8 @@ def test_readings_of_a_bad_page_are_arbitrated_word_by_word(monkeypatch):
 
 
 def test_extra_model_reads_only_the_better_rendering(monkeypatch):
-    """A colour page under LUMA_RETRY_CONF is read as luminance too; the extra model then reads only
-    the rendering that read better (its reading of the other cost a whole pass for no gain on samples/)."""
+    """A colour page under LUMA_RETRY_CONF is read as luminance with the extra model; the red channel
+    is read with it only when that did not read better (a whole pass, never the winner on samples/)."""
     from congvan.pipeline import ocr
 
     def tsv(words, conf):
@@ -240,12 +242,12 @@ def test_extra_model_reads_only_the_better_rendering(monkeypatch):
     monkeypatch.setattr(ocr, "detect_orientation", lambda img, timeout: 0)
     confs = {("red", "vie"): 56, ("luma", "vie"): 72, ("red", "vie+Vietnamese"): 60, ("luma", "vie+Vietnamese"): 75}
     res = ocr.ocr_image(page, "vie")
-    assert asked == [("red", "vie"), ("luma", "vie"), ("luma", "vie+Vietnamese")]
+    assert asked == [("red", "vie"), ("luma", "vie+Vietnamese")]
     assert res.confidence == pytest.approx(0.75)
     asked.clear()
-    confs[("luma", "vie")] = 50  # luminance read worse: the extra model reads the red channel
+    confs[("luma", "vie+Vietnamese")] = 50  # luminance read worse: the extra model reads the red channel
     res = ocr.ocr_image(page, "vie")
-    assert asked == [("red", "vie"), ("luma", "vie"), ("red", "vie+Vietnamese")]
+    assert asked == [("red", "vie"), ("luma", "vie+Vietnamese"), ("red", "vie+Vietnamese")]
     assert res.confidence == pytest.approx(0.60)
 
 
