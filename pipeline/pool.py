@@ -118,6 +118,7 @@ def start(workers: int) -> bool:
     False when processes cannot be made here: the run then reads files in its own process."""
     try:
         _pool(workers)
+        _start_fork_server()
         return True
     except (OSError, ValueError, RuntimeError) as exc:
         log.warning("extraction stays in this process: worker processes unavailable (%s)", exc)
@@ -141,6 +142,20 @@ def shutdown_soon() -> None:
     workers still exit and are reaped before the process does (the thread is not a daemon);
     a new run's start() waits for it (the pool lock)."""
     threading.Thread(target=shutdown, name="congvan-pool-shutdown").start()
+
+
+def _start_fork_server() -> None:
+    """Launch the fork server now, so its imports and warm-up (~0.5 s) run beside the run's own
+    start (store, hashes, claims) instead of after it: the executor starts processes only at the
+    first submit, and the server only with the first process."""
+    if _context().get_start_method() != "forkserver":
+        return
+    try:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()  # spawns the server and hands it PRELOAD; does not wait for it
+    except Exception as exc:  # noqa: BLE001 - the first submit starts it as before
+        log.debug("fork server not started early: %s", exc)
 
 
 def _stop_fork_server() -> None:

@@ -33,13 +33,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Optional
 
 import duckdb
 
 from congvan.pipeline import search_index
 from congvan.pipeline.errors import DatabaseBusy
-from congvan.schemas.record import Record
+if TYPE_CHECKING:  # imported where used: the run checks what it holds before pydantic has loaded
+    from congvan.schemas.record import Record
 
 
 def _remember_missing_pandas() -> None:
@@ -970,6 +971,8 @@ class Store:
         ("tasks.3.assignee", "references.CV:679:UBND-TH.key"). Checked by applying it to the
         record and validating; kept across re-extraction and re-scans. Returns the stored
         field path."""
+        from congvan.schemas.record import Record
+
         def fn(con):
             sha = self._sha_of(con, document)
             extracted = self._record_dict(con, sha)
@@ -1133,6 +1136,8 @@ class Store:
 
     def record(self, document: str, *, corrected: bool = True) -> Record:
         """The stored Record (document id or sha256), with corrections applied by default."""
+        from congvan.schemas.record import Record
+
         def fn(con):
             sha = self._exact_sha(con, document)
             rec = self._corrected_dict(con, sha) if corrected else self._record_dict(con, sha)
