@@ -255,10 +255,11 @@ def tesseract_hocr(img: Image.Image, lang: str, psm: int, timeout: float) -> str
 # here through its C API instead: loaded models (TessBaseAPI, one per language and page read at
 # once) are kept for the process's life and lent to one reading at a time. It is driven as the
 # CLI drives it for pytesseract's command line (same variables, the page segmentation mode set
-# after Init, the image handed over as the same PPM/PGM bytes decoded by leptonica, TSV from
-# GetTSVText(0) behind the CLI's header, hOCR from GetHOCRText(0)), so the words, boxes and
-# confidences are the CLI's, byte for byte (checked on all 39 readings of the 29 sample scan pages:
-# first and second readings and region crops, and on the 4 cell strips; two pages at once).
+# after Init, a grey page's bytes handed over as they are (SetImage; other modes as the same PPM
+# bytes decoded by leptonica), TSV from GetTSVText(0) behind the CLI's header, hOCR from
+# GetHOCRText(0)), so the words, boxes and confidences are the CLI's, byte for byte (checked on all
+# 39 readings of the 29 sample scan pages: first and second readings and region crops, and on the 4
+# cell strips; two pages at once; the grey bytes path again on 21 readings of 12 pages).
 # Orientation (OSD) still runs the CLI. The per-page limit stops recognition at the deadline
 # (tesseract's monitor) and fails a page whose reading outlasted it. CONGVAN_TESSERACT_INPROCESS=0
 # goes back to the CLI; so does a library that cannot be loaded.
@@ -285,6 +286,7 @@ class _Engine:
             ("TessBaseAPISetVariable", [p, cp, cp], i), ("TessBaseAPIGetPageSegMode", [p], i),
             ("TessBaseAPISetPageSegMode", [p, i], None), ("TessBaseAPISetInputName", [p, cp], None),
             ("TessBaseAPISetImage2", [p, p], None), ("TessBaseAPIRecognize", [p, p], i),
+            ("TessBaseAPISetImage", [p, cp, i, i, i, i], None),
             ("TessBaseAPIGetTsvText", [p, i], p), ("TessBaseAPIGetHOCRText", [p, i], p),
             ("TessDeleteText", [p], None), ("TessBaseAPIClear", [p], None),
             ("TessMonitorCreate", [], p), ("TessMonitorDelete", [p], None),
@@ -337,21 +339,25 @@ class _Engine:
         import time
 
         c, tess, lept = self.c, self.tess, self.lept
-        buf = io.BytesIO()
-        with _as_ppm(img) as raw:
-            if "A" in raw.getbands():  # as pytesseract's prepare(): alpha onto white
-                flat = Image.new("RGB", raw.size, (255, 255, 255))
-                flat.paste(raw, (0, 0), raw.getchannel("A"))
-                raw = flat
-            raw.save(buf, format="PPM")
-        data = buf.getvalue()
-        pix = c.c_void_p(lept.pixReadMem(data, len(data)))
-        if not pix.value:
-            raise RuntimeError("leptonica could not read the page image")
+        grey = img.tobytes() if img.mode == "L" else None
+        pix = c.c_void_p(None)
+        if grey is None:
+            buf = io.BytesIO()
+            with _as_ppm(img) as raw:
+                if "A" in raw.getbands():  # as pytesseract's prepare(): alpha onto white
+                    flat = Image.new("RGB", raw.size, (255, 255, 255))
+                    flat.paste(raw, (0, 0), raw.getchannel("A"))
+                    raw = flat
+                raw.save(buf, format="PPM")
+            data = buf.getvalue()
+            pix = c.c_void_p(lept.pixReadMem(data, len(data)))
+            if not pix.value:
+                raise RuntimeError("leptonica could not read the page image")
         try:
             h = self._checkout(lang)
         except BaseException:
-            lept.pixDestroy(c.byref(pix))
+            if pix.value:
+                lept.pixDestroy(c.byref(pix))
             raise
         if tess.TessBaseAPIGetPageSegMode(h) != psm:
             tess.TessBaseAPISetPageSegMode(h, psm)
@@ -361,7 +367,13 @@ class _Engine:
             if monitor:  # recognition stops at the deadline (the CLI's process was killed at it)
                 tess.TessMonitorSetDeadlineMSecs(monitor, int(min(timeout * 1000, 2**31 - 1)))
             tess.TessBaseAPISetInputName(h, b"page.ppm")
-            tess.TessBaseAPISetImage2(h, pix)
+            if grey is not None:
+                # A grey page's bytes handed over as they are: leptonica's PGM reader took ~80 ms a
+                # page (as long as the rest of the reading's overhead together); tesseract builds the
+                # same 8-bit image from them (same words, boxes and confidences: tests/test_ocr.py).
+                tess.TessBaseAPISetImage(h, grey, img.width, img.height, 1, img.width)
+            else:
+                tess.TessBaseAPISetImage2(h, pix)
             failed = tess.TessBaseAPIRecognize(h, monitor) < 0
             if monitor and time.monotonic() - t0 >= timeout:  # layout analysis is not stopped, only judged
                 raise _timeout_error(timeout)
@@ -384,7 +396,8 @@ class _Engine:
         finally:
             tess.TessBaseAPIClear(h)
             self._checkin(lang, h)
-            lept.pixDestroy(c.byref(pix))
+            if pix.value:
+                lept.pixDestroy(c.byref(pix))
             if monitor:
                 tess.TessMonitorDelete(monitor)
         return TSV_HEADER + text if kind == "tsv" else text

@@ -268,8 +268,8 @@ def _page_crop():
 
 def test_in_process_tesseract_reads_exactly_as_the_cli(monkeypatch):
     """libtesseract through its C API gives the CLI's TSV and hOCR byte for byte (same model, same
-    variables, same PPM decoded by leptonica), with two threads at once, without tesseract's own
-    start-up each call (~0.25 CPU-s)."""
+    variables; a grey page's bytes handed over as they are, other modes as the same PPM decoded by
+    leptonica), with two threads at once, without tesseract's own start-up each call (~0.25 CPU-s)."""
     import threading
 
     import pytesseract
@@ -303,6 +303,10 @@ def test_in_process_tesseract_reads_exactly_as_the_cli(monkeypatch):
     assert [m.groups() for m in _HOCR_SPAN.finditer(mine)] == [m.groups() for m in _HOCR_SPAN.finditer(cli_hocr)]
     assert any(m.group(2) for m in _HOCR_SPAN.finditer(mine))  # character boxes were asked for
     assert ocr.tesseract_words(img, "vie", 4, 60) == pytesseract.pytesseract.file_to_dict(cli[4], "\t", -1)
+    assert img.mode == "L"  # the bytes path above; a colour image goes through leptonica's reader
+    colour = img.convert("RGB").crop((0, 0, img.width, 240))
+    with ocr._as_ppm(colour) as raw:
+        assert engine.read(colour, "vie", 6, 60, "tsv") == pytesseract.image_to_data(raw, lang="vie", config="--psm 6")
 
 
 def engine_version_in_child(path, settings) -> str:
