@@ -41,6 +41,11 @@ FULL_SHARE = 0.2
 FULL_BELOW_DOCS = 500
 
 
+# What the index covers, for the rebuild and the incremental path alike: each document as
+# v_documents shows it (corrections applied, copies included) beside its text.
+CORPUS_FROM = "v_documents d JOIN texts t ON t.document_id = d.id"
+
+
 def build_signature(fts_options: str, search_expr: str, con: duckdb.DuckDBPyConnection) -> str:
     """What an index built now depends on besides the documents: the tokenisation settings, the
     corpus expression, the views (v_documents decides number/subject) and DuckDB's version. An index
@@ -77,21 +82,21 @@ def has_index(con) -> bool:
         f"SELECT count(*) FROM duckdb_schemas() WHERE schema_name = '{FTS}'").fetchone()[0] > 0
 
 
-def plan(con, signature: str, corpus_sql: str) -> tuple[str, int]:
-    """('incremental', n pending) or ('full', n pending): which refresh the index needs."""
+def plan(con, signature: str, corpus_sql: str) -> str:
+    """'incremental' or 'full': which refresh the index needs."""
     if not has_index(con):
-        return "full", -1
+        return "full"
     row = con.execute("SELECT value FROM meta WHERE key = 'fts_build'").fetchone()
     if row is None or row[0] != signature:
-        return "full", -1
+        return "full"
     if con.execute("SELECT count(*) FROM (SELECT 1 FROM search_pending LIMIT 1)").fetchone()[0] == 0:
-        return "full", 0  # stale, but nothing says what changed (a write by plain SQL)
+        return "full"  # stale, but nothing says what changed (a write by plain SQL)
     _collect_pending(con, corpus_sql)
     n = con.execute("SELECT count(*) FROM fts_pend").fetchone()[0]
     num_docs = con.execute(f"SELECT num_docs FROM {FTS}.stats").fetchone()[0]
     if num_docs < FULL_BELOW_DOCS or n > FULL_SHARE * num_docs:
-        return "full", n
-    return "incremental", n
+        return "full"
+    return "incremental"
 
 
 def _collect_pending(con, corpus_sql: str) -> None:
@@ -122,7 +127,7 @@ def apply_pending(con, *, search_expr: str, stemmer: str) -> int:
     # their current rows, exactly as the rebuild's INSERT selects them
     con.execute(f"""CREATE OR REPLACE TEMP TABLE fts_new AS
                     SELECT d.id AS document_id, {search_expr} AS search_text
-                    FROM v_documents d JOIN texts t ON t.document_id = d.id
+                    FROM {CORPUS_FROM}
                     WHERE d.id IN (SELECT name FROM fts_pend)""")
     con.execute("INSERT INTO search_corpus SELECT document_id, search_text FROM fts_new")
     base = con.execute(f"SELECT coalesce(max(docid), -1) + 1 FROM {FTS}.docs").fetchone()[0]
@@ -176,12 +181,12 @@ def refresh(con, *, force: bool, signature: str, fts_options: str, search_expr: 
             full: Callable[[], None]) -> str:
     """Bring the index up to date inside one transaction (the caller's `full` rebuilds the whole
     index and is called inside it too). Returns 'full' or 'incremental'."""
-    corpus_sql = "SELECT d.id FROM v_documents d JOIN texts t ON t.document_id = d.id"
+    corpus_sql = f"SELECT d.id FROM {CORPUS_FROM}"
     con.execute("BEGIN TRANSACTION")
     # a reader refreshing a database written before search_pending (it does not run schema.sql)
     con.execute("CREATE TABLE IF NOT EXISTS search_pending (document_id VARCHAR NOT NULL)")
     try:
-        how = "full" if force else plan(con, signature, corpus_sql)[0]
+        how = "full" if force else plan(con, signature, corpus_sql)
         if how == "incremental":
             apply_pending(con, search_expr=search_expr, stemmer=stemmer_of(fts_options))
         else:

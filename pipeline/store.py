@@ -1193,8 +1193,7 @@ class Store:
 
         def full():
             con.execute("DELETE FROM search_corpus")
-            con.execute(f"INSERT INTO search_corpus SELECT d.id, {_SEARCH_EXPR} FROM v_documents d "
-                        "JOIN texts t ON t.document_id = d.id")
+            con.execute(f"INSERT INTO search_corpus SELECT d.id, {_SEARCH_EXPR} FROM {search_index.CORPUS_FROM}")
             if con.execute("SELECT count(*) FROM search_corpus").fetchone()[0]:
                 con.execute(f"PRAGMA create_fts_index('search_corpus', 'document_id', 'search_text', {FTS_OPTIONS})")
             elif self._has_index(con):
@@ -1209,9 +1208,7 @@ class Store:
 
     @staticmethod
     def _has_index(con) -> bool:
-        return con.execute(
-            "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'fts_main_search_corpus'"
-        ).fetchone()[0] > 0
+        return search_index.has_index(con)
 
     def search(self, query: str, limit: int = 20) -> list[dict]:
         """Full-text search (BM25, all words required, diacritics optional).
