@@ -765,6 +765,8 @@ def _seen_pairs(la: str, lb: str) -> tuple[tuple[tuple[str, float, str], tuple[s
     out = []
     for ca in _lookalike_cands(la):
         for cb in _lookalike_cands(lb):
+            if ca[0] == la or cb[0] == lb:
+                continue  # both words change (a word as read is not its own look-alike, but say so)
             seen = bi.get((ca[0], cb[0]), (0, 0))[0]
             if seen:
                 out.append((ca, cb, seen))
