@@ -263,7 +263,7 @@ def _loose_prefix_ok(prefix: str, rest: str) -> bool:
         return False
     if prefix == "TM.":
         f = fold(" ".join(words))
-        return any(f == p or f.startswith(p + " ") for p in tables.folded_bodies())
+        return _starts_with_body(f, _folded_body_set())
     return all(case_title(p.strip()) for p in " ".join(words).split(",") if p.strip())
 
 
